@@ -1,0 +1,134 @@
+"""Static training configuration, traced hyperparameters and per-environment presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+
+from jaxopt_lab.envs import validate_env_name
+
+ALGOS = ("ppo",)
+ACTIVATIONS = ("tanh", "relu")
+BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
+
+
+class HParams(NamedTuple):
+    """Hyperparameters that are traced values, so ``vmap`` can sweep them."""
+
+    learning_rate: jnp.ndarray
+    clip_eps: jnp.ndarray
+    ent_coef: jnp.ndarray
+    vf_coef: jnp.ndarray
+    gamma: jnp.ndarray
+    gae_lambda: jnp.ndarray
+    max_grad_norm: jnp.ndarray
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Fields named in :class:`HParams` are the default values of the traced hyperparameters; the
+    compiled program never reads them from here (:meth:`hparams` turns them into arrays), so
+    runs that differ only in them share one compilation. All other fields are static.
+    """
+
+    env: str = "CartPole-v1"
+    algo: str = "ppo"
+    total_timesteps: int = 500_000
+    num_envs: int = 4
+    num_steps: int = 128
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    anneal_lr: bool = True
+    normalize_advantages: bool = True
+    clip_value_loss: bool = True
+    normalize_observations: bool = False
+    normalize_rewards: bool = False
+    reward_scale: float = 1.0
+    brax_backend: str = "spring"
+    eval_episodes: int = 16
+    eval_deterministic: bool = False
+    learning_rate: float = 2.5e-4
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    max_grad_norm: float = 0.5
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def hparams(self) -> HParams:
+        """The traced hyperparameters as float32 scalars."""
+        return HParams(*(jnp.float32(getattr(self, name)) for name in HParams._fields))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` naming the field, its value and what is allowed."""
+        _choice("algo", self.algo, ALGOS)
+        validate_env_name(self.env)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("brax_backend", self.brax_backend, BRAX_BACKENDS)
+        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "eval_episodes"):
+            _positive(name, getattr(self, name))
+        for name in ("total_timesteps", "learning_rate", "max_grad_norm", "reward_scale"):
+            _positive(name, getattr(self, name))
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes: got {self.hidden_sizes}; need positive sizes")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"num_minibatches: num_envs * num_steps = {self.batch_size} is not divisible by "
+                f"num_minibatches = {self.num_minibatches}"
+            )
+        if self.num_updates < 1:
+            raise ValueError(
+                f"total_timesteps: {self.total_timesteps} is less than one batch "
+                f"(num_envs * num_steps = {self.batch_size})"
+            )
+        if self.clip_eps <= 0:
+            raise ValueError(f"clip_eps: got {self.clip_eps}; must be > 0")
+        for name in ("ent_coef", "vf_coef"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 0")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: got {getattr(self, name)}; must be in [0, 1]")
+        return self
+
+
+def _choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field}: unknown value {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _positive(field: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{field}: got {value}; must be > 0")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {},
+}
+
+
+def config_for(env: str = "CartPole-v1", **overrides: Any) -> TrainConfig:
+    """The library's tuned defaults for ``env`` (see ``PRESETS``), then ``overrides``."""
+    return TrainConfig(env=env, **{**PRESETS.get(env, {}), **overrides})
