@@ -48,9 +48,8 @@ def _read_json_object(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(data, dict):
-        # malformed file content, reported like any other bad run file (not a TypeError)
         kind = type(data).__name__
-        raise ValueError(f"{path} must hold a JSON object, got {kind}")  # noqa: TRY004
+        raise ValueError(f"{path} must hold a JSON object, got {kind}")
     return data
 
 
@@ -109,9 +108,7 @@ def load_runs(paths_or_glob_root: str | Path | Iterable[str | Path]) -> pd.DataF
     for run_dir in _run_dirs(paths_or_glob_root):
         run = load_run(run_dir)
         frames.append(
-            run.metrics.assign(
-                run=str(run.path), algo=run.summary["algo"], env=run.summary["env"]
-            )
+            run.metrics.assign(run=str(run.path), algo=run.summary["algo"], env=run.summary["env"])
         )
     if not frames:
         raise ValueError("no run directories given")

@@ -72,7 +72,7 @@ def bootstrap_ci(
         axis=-1,
         confidence_level=confidence,
         method="percentile",
-        rng=np.random.default_rng(seed),
+        random_state=np.random.default_rng(seed),  # `rng=` needs scipy>=1.15
     )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
