@@ -1,0 +1,49 @@
+"""Re-evaluate a finished run from its orbax checkpoint.
+
+    python experiments/evaluate.py --run runs/ppo-CartPole-v1-...
+
+With the run's own evaluation seed this reproduces ``final_return`` of ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tyro
+
+import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.analysis import summarize_returns
+from jaxopt_lab.experiment.cli import fail
+from jaxopt_lab.experiment.reload import reevaluate
+
+
+@dataclass(frozen=True)
+class EvaluateArgs:
+    run: str
+    """Run directory written by experiments/train.py."""
+    seed: int | None = None
+    """Experiment seed for the evaluation keys (default: the run's own)."""
+
+
+def main() -> int:
+    args = tyro.cli(EvaluateArgs)
+    run = Path(args.run)
+    if not (run / "config.json").is_file() or not (run / "checkpoints").is_dir():
+        fail(f"run: {run} is not a run directory with config.json and checkpoints/")
+    returns, step = reevaluate(run, args.seed)
+    print(f"checkpoint after update {step}: final_return per seed {np.round(returns, 2).tolist()}")
+    print(f"IQM {summarize_returns(returns)['iqm']:.2f}")
+    summary_path = run / "summary.json"
+    if summary_path.is_file() and args.seed is None:
+        recorded = np.asarray(json.loads(summary_path.read_text()).get("final_return", []))
+        same = recorded.shape == returns.shape and np.array_equal(recorded, returns)
+        print("matches summary.json" if same else f"DIFFERS from summary.json: {recorded.tolist()}")
+        return 0 if same else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
