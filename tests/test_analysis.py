@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 
@@ -170,11 +169,9 @@ def test_band_ignores_nan_per_point():
     assert np.isfinite(band.to_numpy()).all()
 
 
-def test_band_is_fast_and_deterministic():
+def test_band_is_deterministic():
     df = _curves(1000, 8, np.random.default_rng(5))
-    start = time.perf_counter()
     band = learning_curve_band(df)
-    assert time.perf_counter() - start < 1.0
     assert len(band) == 1000
     pd.testing.assert_frame_equal(band, learning_curve_band(df))
 
