@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 import traceback
 from importlib import metadata
@@ -54,8 +55,12 @@ def check_run_dir(out: str | os.PathLike) -> Path:
     parent = path
     while not parent.exists():
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"out: {path} is not writable ({parent} does not accept new files)")
+    try:  # a real probe: permission bits do not tell for root or for special file systems
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".jaxopt_lab-probe-"))
+    except OSError as error:
+        raise ValueError(
+            f"out: {path} is not writable ({parent} does not accept new files: {error.strerror})"
+        ) from None
     return path
 
 
