@@ -10,17 +10,16 @@ training as chunks with a progress bar (the experiment path) relative to one pro
 from __future__ import annotations
 
 import resource
-import time
 from dataclasses import dataclass
 
 import jax
 import numpy as np
 import tyro
+from tqdm.auto import tqdm
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab.experiment.batch import SeedBatch
 from jaxopt_lab.rl import TrainConfig
-from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True)
@@ -60,24 +59,27 @@ def main() -> None:
     for _ in range(args.repeats):
         state, _, seconds = single.run()
         single_times.append(seconds)
-        bar = tqdm(total=config.num_updates, unit="update", leave=False)
-        _, _, seconds = chunked.run(lambda s, done, m: bar.update(chunked.chunk))
-        bar.close()
+        with tqdm(total=config.num_updates, unit="update", leave=False) as bar:
+            _, _, seconds = chunked.run(lambda s, done, m, bar=bar: bar.update(chunked.chunk))
         chunked_times.append(seconds)
     returns, _ = single.evaluate(state)
     train_seconds = min(single_times)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"canonical PPO CartPole-v1, {args.num_seeds} seeds x {config.num_updates * config.batch_size:,} steps")
-    print(f"  jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s)")
+    per_seed = config.num_updates * config.batch_size
+    print(f"canonical PPO CartPole-v1, {args.num_seeds} seeds x {per_seed:,} steps")
+    print(
+        f"  jax {jax.__version__}, backend {jax.default_backend()}, {jax.device_count()} device(s)"
+    )
     print(f"  compile seconds      {compile_seconds:8.2f}")
     print(f"  train seconds        {train_seconds:8.2f}  (best of {args.repeats})")
     print(f"  env steps / second   {steps / train_seconds:8,.0f}")
     print(f"  peak memory (RSS)    {peak_mib:8.0f} MiB")
     print(f"  final return/seed    {np.round(returns, 1).tolist()}")
     print(
-        f"  chunked + progress   {min(chunked_times):8.2f} s in {config.num_updates // chunked.chunk} "
-        f"chunks: overhead x{min(chunked_times) / train_seconds:.3f} vs one program"
+        f"  chunked + progress   {min(chunked_times):8.2f} s in "
+        f"{config.num_updates // chunked.chunk} chunks: "
+        f"overhead x{min(chunked_times) / train_seconds:.3f} vs one program"
     )
 
 

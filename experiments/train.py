@@ -1,8 +1,8 @@
 """Train an on-policy agent over several seeds in one compiled program.
 
-    python experiments/train.py                       # PPO, CartPole-v1, 8 seeds
-    python experiments/train.py --env Pendulum-v1 --num-seeds 4 --out runs/pendulum
-    python experiments/train.py --help                # every hyperparameter is a flag
+python experiments/train.py                       # PPO, CartPole-v1, 8 seeds
+python experiments/train.py --env Pendulum-v1 --num-seeds 4 --out runs/pendulum
+python experiments/train.py --help                # every hyperparameter is a flag
 """
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)

@@ -1,8 +1,9 @@
 """Shared fixtures: tiny configs and compiled programs reused across tests."""
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before any JAX computation)
 import matplotlib
 import pytest
+
+import jaxopt_lab  # noqa: F401  (sets the XLA flags before any JAX computation)
 
 matplotlib.use("Agg")
 
@@ -11,5 +12,13 @@ matplotlib.use("Agg")
 def tiny_config():
     from jaxopt_lab.rl import TrainConfig
 
-    return TrainConfig(env="CartPole-v1", num_envs=4, num_steps=16, total_timesteps=64 * 16,
-                       update_epochs=2, num_minibatches=2, hidden_sizes=(16, 16), eval_episodes=4)
+    return TrainConfig(
+        env="CartPole-v1",
+        num_envs=4,
+        num_steps=16,
+        total_timesteps=64 * 16,
+        update_epochs=2,
+        num_minibatches=2,
+        hidden_sizes=(16, 16),
+        eval_episodes=4,
+    )

@@ -20,7 +20,7 @@ from jaxopt_lab.envs import (
 
 
 def rollout(env, key, actions):
-    obs, state = env.reset(key)
+    _, state = env.reset(key)
 
     def body(state, inputs):
         key, action = inputs
@@ -41,7 +41,9 @@ def test_gymnax_truncation_keeps_final_observation():
     # auto-reset: obs is the new episode's, final_obs the old one's last
     assert not np.allclose(steps.obs[199], steps.final_obs[199])
     np.testing.assert_array_equal(steps.obs[198], steps.final_obs[198])
-    np.testing.assert_allclose(steps.info["episode_return"][199], steps.reward[:200].sum(), rtol=1e-5)
+    np.testing.assert_allclose(
+        steps.info["episode_return"][199], steps.reward[:200].sum(), rtol=1e-5
+    )
 
 
 def test_gymnax_termination_is_not_truncation():
@@ -89,7 +91,7 @@ def test_make_vec_env_stack_and_names():
     env = make_vec_env("Pendulum-v1", 4, normalize_observations=True)
     assert isinstance(env, NormalizeObservation) and env.num_envs == 4
     assert "CartPole-v1" in available_envs() and "brax/ant" in available_envs()
-    with pytest.raises(ValueError, match="env: unknown environment 'CartPole-v9'.*CartPole-v1"):
+    with pytest.raises(ValueError, match=r"env: unknown environment 'CartPole-v9'.*CartPole-v1"):
         validate_env_name("CartPole-v9")
     with pytest.raises(ValueError, match="brax/inverted_pendulum"):
         validate_env_name("brax/nope")

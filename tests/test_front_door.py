@@ -12,14 +12,34 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--total-timesteps", "2048", "--num-envs", "4", "--num-steps", "32", "--num-seeds", "2",
-        "--hidden-sizes", "16", "16", "--eval-episodes", "4", "--no-progress"]
+TINY = [
+    "--total-timesteps",
+    "2048",
+    "--num-envs",
+    "4",
+    "--num-steps",
+    "32",
+    "--num-seeds",
+    "2",
+    "--hidden-sizes",
+    "16",
+    "16",
+    "--eval-episodes",
+    "4",
+    "--no-progress",
+]
 
 
 def script(name, *args, cwd=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *args],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
 
 
 def error_lines(result):
@@ -36,16 +56,34 @@ def run_dir(tmp_path_factory):
 
 
 def test_run_directory_contract(run_dir):
-    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "metrics.parquet", "summary.json", "checkpoints"}
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "config.json",
+        "metrics.parquet",
+        "summary.json",
+        "checkpoints",
+    }
     summary = json.loads((run_dir / "summary.json").read_text())
-    for key in ("algo", "env", "num_seeds", "total_timesteps", "final_return", "iqm", "ci_low",
-                "ci_high", "compile_seconds", "train_seconds", "steps_per_second"):
+    for key in (
+        "algo",
+        "env",
+        "num_seeds",
+        "total_timesteps",
+        "final_return",
+        "iqm",
+        "ci_low",
+        "ci_high",
+        "compile_seconds",
+        "train_seconds",
+        "steps_per_second",
+    ):
         assert key in summary, key
     assert summary["status"] == "ok" and len(summary["final_return"]) == 2
     assert summary["ci_low"] <= summary["iqm"] <= summary["ci_high"]
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
     assert list(metrics.columns[:4]) == ["seed", "update", "env_steps", "episode_return"]
-    assert len(metrics) == 2 * 16 and {"policy_loss", "value_loss", "entropy"} <= set(metrics.columns)
+    assert len(metrics) == 2 * 16 and {"policy_loss", "value_loss", "entropy"} <= set(
+        metrics.columns
+    )
     config = json.loads((run_dir / "config.json").read_text())
     assert config["config"]["num_envs"] == 4 and config["versions"]["jax"]
 
@@ -84,7 +122,8 @@ def test_quickstart_notebook_executes(run_dir, monkeypatch):
     monkeypatch.setenv("JAXOPT_LAB_RUN", str(run_dir))
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     notebook = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert any("image/png" in o.get("data", {}) for o in outputs)

@@ -16,7 +16,7 @@ def test_ppo_clip_loss_is_the_clipped_surrogate():
     assert float(ppo_clip_loss(r, a, 0.2)) == pytest.approx(expected, rel=1e-6)
     grad = jax.grad(lambda x: ppo_clip_loss(x, a, 0.2))(r)
     # gradient is -A/n inside the trust region, 0 where the clip binds in A's favour
-    inside = (np.abs(R.ravel() - 1) < 0.19)
+    inside = np.abs(R.ravel() - 1) < 0.19
     np.testing.assert_allclose(grad[inside], -A.ravel()[inside] / r.size, rtol=1e-5)
 
 

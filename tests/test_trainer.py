@@ -76,8 +76,9 @@ def test_hyperparameters_vmap_like_seeds(tiny_config):
     _, swept = jax.jit(jax.vmap(trainer.train))(keys, hp)
     assert not np.allclose(swept["loss"][0], swept["loss"][1])
     for lane in range(2):
-        single = tiny_config.replace(learning_rate=float(hp.learning_rate[lane]),
-                                     clip_eps=float(hp.clip_eps[lane]))
+        single = tiny_config.replace(
+            learning_rate=float(hp.learning_rate[lane]), clip_eps=float(hp.clip_eps[lane])
+        )
         _, metrics = jax.jit(make_train(single))(jax.random.key(0), single.hparams())
         np.testing.assert_allclose(metrics["loss"], swept["loss"][lane], rtol=1e-4, atol=1e-5)
 
@@ -99,8 +100,15 @@ def test_cartpole_learning_curve_rises():
 
 
 def test_continuous_actions_train_finitely():
-    config = TrainConfig(env="Pendulum-v1", num_envs=4, num_steps=32, total_timesteps=4 * 32 * 8,
-                         num_minibatches=4, normalize_observations=True, normalize_rewards=True)
+    config = TrainConfig(
+        env="Pendulum-v1",
+        num_envs=4,
+        num_steps=32,
+        total_timesteps=4 * 32 * 8,
+        num_minibatches=4,
+        normalize_observations=True,
+        normalize_rewards=True,
+    )
     batch = SeedBatch(config, 2, chunk=config.num_updates)
     state, metrics, _ = batch.run()
     assert state.params["params"]["log_std"].shape == (2, 1)
@@ -112,10 +120,27 @@ def test_continuous_actions_train_finitely():
 
 @pytest.mark.filterwarnings("ignore:Brax System:UserWarning")
 def test_brax_env_trains():
-    config = TrainConfig(env="brax/inverted_pendulum", num_envs=4, num_steps=16,
-                         total_timesteps=4 * 16 * 2, num_minibatches=2, eval_episodes=2,
-                         normalize_observations=True)
+    config = TrainConfig(
+        env="brax/inverted_pendulum",
+        num_envs=4,
+        num_steps=16,
+        total_timesteps=4 * 16 * 2,
+        num_minibatches=2,
+        eval_episodes=2,
+        normalize_observations=True,
+    )
     batch = SeedBatch(config, 2, chunk=config.num_updates)
     state, metrics, _ = batch.run()
     assert np.isfinite(metrics["loss"]).all()
     assert np.isfinite(batch.evaluate(state)[0]).all()
+
+
+def test_presets_are_valid_and_reach_the_cli():
+    from jaxopt_lab.experiment.cli import parse_train_args
+    from jaxopt_lab.rl import PRESETS, config_for
+
+    for env in PRESETS:
+        config_for(env).validate()
+    args = parse_train_args(["--env", "Pendulum-v1", "--gamma", "0.9"])
+    assert args.num_envs == PRESETS["Pendulum-v1"]["num_envs"] and args.gamma == 0.9
+    assert parse_train_args([]).train_config() == TrainConfig()

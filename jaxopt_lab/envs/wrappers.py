@@ -188,7 +188,5 @@ class NormalizeReward(Wrapper):
         reward = step.reward * self.scale
         if self.normalize:
             reward = reward / jnp.sqrt(stats.var + 1e-8)
-        new_state = NormalizeRewardState(
-            step.state, jnp.where(done, 0.0, discounted_return), stats
-        )
+        new_state = NormalizeRewardState(step.state, jnp.where(done, 0.0, discounted_return), stats)
         return step._replace(reward=reward, state=new_state)

@@ -23,7 +23,9 @@ def seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, jax.Array]:
 
 def broadcast_hparams(hparams: HParams, num_seeds: int) -> HParams:
     """Give every hyperparameter a leading seed axis (scalars are repeated)."""
-    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), (num_seeds,)), hparams)
+    return jax.tree.map(
+        lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), (num_seeds,)), hparams
+    )
 
 
 def chunk_size(num_updates: int, target_chunks: int = 25) -> int:
@@ -52,7 +54,9 @@ class SeedBatch:
     The chunks compose to exactly the single-program computation.
     """
 
-    def __init__(self, config: TrainConfig, num_seeds: int, seed: int = 0, chunk: int | None = None):
+    def __init__(
+        self, config: TrainConfig, num_seeds: int, seed: int = 0, chunk: int | None = None
+    ):
         self.config = config
         self.trainer: Trainer = make_trainer(config)
         self.num_seeds = num_seeds
@@ -60,7 +64,9 @@ class SeedBatch:
         self.hparams = broadcast_hparams(config.hparams(), num_seeds)
         self.chunk = chunk or chunk_size(config.num_updates)
         if config.num_updates % self.chunk:
-            raise ValueError(f"chunk: {self.chunk} does not divide num_updates {config.num_updates}")
+            raise ValueError(
+                f"chunk: {self.chunk} does not divide num_updates {config.num_updates}"
+            )
         trainer = self.trainer
         self._init = jax.jit(jax.vmap(trainer.init))
         self._run = jax.jit(

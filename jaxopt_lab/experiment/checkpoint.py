@@ -20,7 +20,9 @@ def _to_saveable(state: Any) -> Any:
 
 def _from_saveable(saved: Any, like: Any) -> Any:
     """Inverse of :func:`_to_saveable` (keys use JAX's default implementation)."""
-    return jax.tree.map(lambda x, ref: jax.random.wrap_key_data(x) if _is_key(ref) else x, saved, like)
+    return jax.tree.map(
+        lambda x, ref: jax.random.wrap_key_data(x) if _is_key(ref) else x, saved, like
+    )
 
 
 def checkpoint_manager(directory: str | Path) -> ocp.CheckpointManager:

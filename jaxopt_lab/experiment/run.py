@@ -27,7 +27,17 @@ from jaxopt_lab.experiment.batch import SeedBatch
 from jaxopt_lab.experiment.checkpoint import checkpoint_manager, save_state
 from jaxopt_lab.rl.config import TrainConfig
 
-PACKAGES = ("jaxopt_lab", "jax", "jaxlib", "flax", "optax", "chex", "gymnax", "brax", "orbax-checkpoint")
+PACKAGES = (
+    "jaxopt_lab",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "chex",
+    "gymnax",
+    "brax",
+    "orbax-checkpoint",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -71,7 +81,15 @@ def metrics_frame(metrics: dict[str, np.ndarray]) -> pd.DataFrame:
     for name, values in metrics.items():
         columns[name] = values.reshape(-1)
     frame = pd.DataFrame(columns)
-    return frame[["seed", "update", "env_steps", "episode_return", *sorted(set(metrics) - {"update", "env_steps", "episode_return"})]]
+    return frame[
+        [
+            "seed",
+            "update",
+            "env_steps",
+            "episode_return",
+            *sorted(set(metrics) - {"update", "env_steps", "episode_return"}),
+        ]
+    ]
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -180,8 +198,10 @@ def run_experiment(
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The final table printed on the terminal."""
-    lines = [f"{summary['algo']} on {summary['env']}: {summary['num_seeds']} seeds x "
-             f"{summary['total_timesteps']:,} env steps  [{summary['status']}]"]
+    lines = [
+        f"{summary['algo']} on {summary['env']}: {summary['num_seeds']} seeds x "
+        f"{summary['total_timesteps']:,} env steps  [{summary['status']}]"
+    ]
     if "final_return" in summary:
         lines.append("  seed  final_return")
         lines += [f"  {i:>4}  {r:12.2f}" for i, r in enumerate(summary["final_return"])]
@@ -191,12 +211,15 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"(95% CI {summary['ci_low']:.2f} .. {summary['ci_high']:.2f})"
         )
     elif summary["status"] == "nonfinite":
-        lines.append(f"  NOT A RESULT: non-finite loss or return in seeds {summary['nonfinite_seeds']}")
+        lines.append(
+            f"  NOT A RESULT: non-finite loss or return in seeds {summary['nonfinite_seeds']}"
+        )
     else:
         lines.append(f"  CRASHED: {summary.get('error', '')}")
     if "train_seconds" in summary:
         lines.append(
-            f"  compile {summary['compile_seconds']:.1f} s, train {summary['train_seconds']:.1f} s, "
+            f"  compile {summary['compile_seconds']:.1f} s, "
+            f"train {summary['train_seconds']:.1f} s, "
             f"{summary['steps_per_second']:,.0f} env steps/s (all seeds)"
         )
     return "\n".join(lines)

@@ -125,7 +125,42 @@ def _positive(field: str, value: float) -> None:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # SPEC section 2's canonical config (the TrainConfig defaults); also solves Acrobot.
     "CartPole-v1": {},
+    "Acrobot-v1": {},
+    # Continuous control: larger batches, more epochs, shorter horizon, normalised rewards
+    # (unnormalised Pendulum returns make the critic's gradient dominate the shared clip norm).
+    "Pendulum-v1": {
+        "total_timesteps": 2_000_000,
+        "num_envs": 16,
+        "num_steps": 128,
+        "update_epochs": 10,
+        "num_minibatches": 32,
+        "learning_rate": 1e-3,
+        "ent_coef": 0.0,
+        "gamma": 0.95,
+        "normalize_rewards": True,
+    },
+    # MinAtar: the gymnax / PureJaxRL MinAtar PPO configuration.
+    "Breakout-MinAtar": {
+        "total_timesteps": 10_000_000,
+        "num_envs": 64,
+        "num_steps": 128,
+        "update_epochs": 4,
+        "num_minibatches": 8,
+        "learning_rate": 5e-4,
+        "activation": "relu",
+    },
+    "brax/inverted_pendulum": {
+        "total_timesteps": 1_000_000,
+        "num_envs": 32,
+        "num_steps": 64,
+        "update_epochs": 4,
+        "num_minibatches": 8,
+        "learning_rate": 3e-4,
+        "normalize_observations": True,
+        "eval_episodes": 4,
+    },
 }
 
 

@@ -32,7 +32,5 @@ def gae(
         advantage = delta + discount * carry
         return advantage, advantage
 
-    _, advantages = jax.lax.scan(
-        backward, jnp.zeros_like(deltas[0]), (deltas, decay), reverse=True
-    )
+    _, advantages = jax.lax.scan(backward, jnp.zeros_like(deltas[0]), (deltas, decay), reverse=True)
     return advantages, advantages + values

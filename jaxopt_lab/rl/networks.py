@@ -53,7 +53,7 @@ class ActorCritic(nn.Module):
             self.log_std = self.param("log_std", nn.initializers.zeros, (num_actions,))
 
     def _flatten(self, obs: jax.Array) -> jax.Array:
-        return obs.reshape(obs.shape[: obs.ndim - self.obs_ndim] + (-1,))
+        return obs.reshape((*obs.shape[: obs.ndim - self.obs_ndim], -1))
 
     def __call__(self, obs: jax.Array):
         x = self._flatten(obs)
