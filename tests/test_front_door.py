@@ -127,3 +127,23 @@ def test_quickstart_notebook_executes(run_dir, monkeypatch):
     ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_nonfinite_run_is_reported_not_summarised(tmp_path):
+    out = tmp_path / "diverged"
+    result = script("train.py", *TINY, "--learning-rate", "1e30", "--max-grad-norm", "1e30",
+                    "--out", str(out))
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "NOT A RESULT" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "nonfinite" and "iqm" not in summary
+    assert summary["nonfinite_seeds"] == [0, 1]
+
+
+@pytest.mark.slow
+def test_default_job_solves_cartpole(tmp_path):
+    result = script("train.py", "--out", str(tmp_path / "default"), "--no-progress")
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "default" / "summary.json").read_text())
+    assert summary["num_seeds"] == 8 and summary["total_timesteps"] <= 500_000
+    assert summary["iqm"] >= 475
