@@ -151,14 +151,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 5e-4,
         "activation": "relu",
     },
+    # brax: normalised observations and rewards, no entropy bonus, brax's shorter horizon.
     "brax/inverted_pendulum": {
-        "total_timesteps": 1_000_000,
+        "total_timesteps": 2_000_000,
         "num_envs": 32,
         "num_steps": 64,
         "update_epochs": 4,
         "num_minibatches": 8,
         "learning_rate": 3e-4,
+        "ent_coef": 0.0,
+        "gamma": 0.97,
         "normalize_observations": True,
+        "normalize_rewards": True,
         "eval_episodes": 4,
     },
 }
