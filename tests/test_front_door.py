@@ -103,7 +103,7 @@ def test_refuses_to_overwrite_a_finished_run(run_dir):
     ("args", "message"),
     [
         (["--env", "CartPole-v9"], "env: unknown environment 'CartPole-v9'"),
-        (["--algo", "sac"], "algo: unknown value 'sac'; allowed: ppo"),
+        (["--algo", "sac"], "algo: unknown value 'sac'; allowed: ppo, a2c, dpo"),
         (["--num-minibatches", "3"], "num_minibatches: num_envs * num_steps = 512"),
         (["--learning-rate", "0"], "learning_rate: got 0.0; must be > 0"),
         (["--total-timesteps", "-5"], "total_timesteps: got -5; must be > 0"),
@@ -131,8 +131,9 @@ def test_quickstart_notebook_executes(run_dir, monkeypatch):
 
 def test_nonfinite_run_is_reported_not_summarised(tmp_path):
     out = tmp_path / "diverged"
-    result = script("train.py", *TINY, "--learning-rate", "1e30", "--max-grad-norm", "1e30",
-                    "--out", str(out))
+    result = script(
+        "train.py", *TINY, "--learning-rate", "1e30", "--max-grad-norm", "1e30", "--out", str(out)
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "NOT A RESULT" in result.stdout
     summary = json.loads((out / "summary.json").read_text())

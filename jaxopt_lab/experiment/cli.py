@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import tyro
 
-from jaxopt_lab.rl.config import TrainConfig, config_for
+from jaxopt_lab.rl.config import ALGOS, TrainConfig, config_for
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,12 @@ def parse_train_args(argv: Sequence[str] | None = None) -> TrainArgs:
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--env", default=TrainConfig.env)
+    pre.add_argument("--algo", default=TrainConfig.algo)
     known, _ = pre.parse_known_args(argv)
-    preset = config_for(known.env) if _is_known_env(known.env) else TrainConfig(env=known.env)
+    if _is_known_env(known.env) and known.algo in ALGOS:
+        preset = config_for(known.env, known.algo)
+    else:  # validation reports the unknown name before anything runs
+        preset = TrainConfig(env=known.env, algo=known.algo)
     default = TrainArgs(**dataclasses.asdict(preset))
     return tyro.cli(TrainArgs, args=argv, default=default)
 

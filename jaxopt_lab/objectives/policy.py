@@ -25,6 +25,32 @@ def ppo_drift(ratio: jax.Array, advantages: jax.Array, clip_eps: jax.Array | flo
     return jax.nn.relu((ratio - clipped) * advantages)
 
 
+def zero_drift(ratio: jax.Array, advantages: jax.Array) -> jax.Array:
+    """No drift: ``r * A`` alone, the vanilla policy-gradient (A2C) surrogate."""
+    return jnp.zeros_like(ratio * advantages)
+
+
+def discovered_drift(
+    ratio: jax.Array,
+    advantages: jax.Array,
+    alpha: jax.Array | float = 2.0,
+    beta: jax.Array | float = 0.6,
+) -> jax.Array:
+    """The closed-form drift of "Discovered Policy Optimisation" (Lu et al. 2022), "DPO" there.
+
+    ``A >= 0: relu((r - 1) A - alpha tanh((r - 1) A / alpha))``;
+    ``A <  0: relu(log(r) A - beta tanh(log(r) A / beta))``; ``alpha = 2``, ``beta = 0.6``.
+    Not Direct Preference Optimisation (see :mod:`jaxopt_lab.objectives.preference`).
+    """
+    positive = (ratio - 1.0) * advantages
+    negative = jnp.log(ratio) * advantages
+    return jnp.where(
+        advantages >= 0,
+        jax.nn.relu(positive - alpha * jnp.tanh(positive / alpha)),
+        jax.nn.relu(negative - beta * jnp.tanh(negative / beta)),
+    )
+
+
 def drift_policy_loss(
     drift: Drift, ratio: jax.Array, advantages: jax.Array, **drift_hparams: jax.Array
 ) -> jax.Array:

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 
 from jaxopt_lab.envs import validate_env_name
 
-ALGOS = ("ppo",)
+ALGOS = ("ppo", "a2c", "dpo")
+OPTIMIZERS = ("adam", "rmsprop")
 ACTIVATIONS = ("tanh", "relu")
 BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
 
@@ -25,6 +26,8 @@ class HParams(NamedTuple):
     gamma: jnp.ndarray
     gae_lambda: jnp.ndarray
     max_grad_norm: jnp.ndarray
+    dpo_alpha: jnp.ndarray
+    dpo_beta: jnp.ndarray
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class TrainConfig:
     num_minibatches: int = 4
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    optimizer: str = "adam"
     anneal_lr: bool = True
     normalize_advantages: bool = True
     clip_value_loss: bool = True
@@ -61,6 +65,8 @@ class TrainConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     max_grad_norm: float = 0.5
+    dpo_alpha: float = 2.0
+    dpo_beta: float = 0.6
 
     @property
     def batch_size(self) -> int:
@@ -86,6 +92,7 @@ class TrainConfig:
         _choice("algo", self.algo, ALGOS)
         validate_env_name(self.env)
         _choice("activation", self.activation, ACTIVATIONS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("brax_backend", self.brax_backend, BRAX_BACKENDS)
         for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "eval_episodes"):
             _positive(name, getattr(self, name))
@@ -105,6 +112,8 @@ class TrainConfig:
             )
         if self.clip_eps <= 0:
             raise ValueError(f"clip_eps: got {self.clip_eps}; must be > 0")
+        for name in ("dpo_alpha", "dpo_beta"):
+            _positive(name, getattr(self, name))
         for name in ("ent_coef", "vf_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 0")
@@ -168,6 +177,32 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def config_for(env: str = "CartPole-v1", **overrides: Any) -> TrainConfig:
-    """The library's tuned defaults for ``env`` (see ``PRESETS``), then ``overrides``."""
-    return TrainConfig(env=env, **{**PRESETS.get(env, {}), **overrides})
+# What defines an algorithm on the shared trainer, applied over the environment preset.
+ALGO_PRESETS: dict[str, dict[str, Any]] = {
+    "ppo": {},
+    # Huang et al. 2022, "A2C is a special case of PPO": one full-batch step per rollout, so
+    # r = 1 and the clip never binds; PyTorch-style RMSprop (SPEC section 2).
+    "a2c": {
+        "num_steps": 5,
+        "update_epochs": 1,
+        "num_minibatches": 1,
+        "gae_lambda": 1.0,
+        "normalize_advantages": False,
+        "clip_value_loss": False,
+        "ent_coef": 0.0,
+        "learning_rate": 7e-4,
+        "anneal_lr": False,
+        "max_grad_norm": 0.5,
+        "vf_coef": 0.5,
+        "optimizer": "rmsprop",
+    },
+    "dpo": {},
+}
+
+
+def config_for(env: str = "CartPole-v1", algo: str = "ppo", **overrides: Any) -> TrainConfig:
+    """The library's defaults for ``env`` (``PRESETS``), then ``algo`` (``ALGO_PRESETS``),
+    then ``overrides``."""
+    _choice("algo", algo, ALGOS)
+    preset = {**PRESETS.get(env, {}), **ALGO_PRESETS[algo]}
+    return TrainConfig(env=env, algo=algo, **{**preset, **overrides})

@@ -10,6 +10,7 @@ exactly the same computation as one call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -18,11 +19,28 @@ import optax
 
 from jaxopt_lab.envs import make_base_env, make_vec_env, normalize_observation
 from jaxopt_lab.envs.wrappers import ClipAction, EpisodeStatistics, RunningMeanStd, VecEnv
-from jaxopt_lab.objectives import ppo_clip_loss, value_loss
+from jaxopt_lab.objectives import discovered_drift, drift_policy_loss, ppo_drift, value_loss
 from jaxopt_lab.rl.config import HParams, TrainConfig
 from jaxopt_lab.rl.distributions import make_distribution
 from jaxopt_lab.rl.gae import gae
 from jaxopt_lab.rl.networks import ActorCritic, init_params
+
+
+def _ppo_drift(ratio: jax.Array, advantages: jax.Array, hp: HParams) -> jax.Array:
+    return ppo_drift(ratio, advantages, hp.clip_eps)
+
+
+def _discovered_drift(ratio: jax.Array, advantages: jax.Array, hp: HParams) -> jax.Array:
+    return discovered_drift(ratio, advantages, hp.dpo_alpha, hp.dpo_beta)
+
+
+# Drift of each algorithm, with its hyperparameters read from the traced HParams. A2C is PPO
+# under the A2C preset (Huang et al. 2022): the clip cannot bind at r = 1.
+DRIFTS: dict[str, Callable[[jax.Array, jax.Array, HParams], jax.Array]] = {
+    "ppo": _ppo_drift,
+    "a2c": _ppo_drift,
+    "dpo": _discovered_drift,
+}
 
 
 class RunnerState(NamedTuple):
@@ -63,6 +81,8 @@ class Trainer(NamedTuple):
     config: TrainConfig
     network: ActorCritic
     init: Callable[[jax.Array, HParams], RunnerState]
+    rollout: Callable[[RunnerState], tuple[RunnerState, Transition]]
+    learn: Callable[[RunnerState, Transition, HParams], tuple[RunnerState, dict]]
     run: Callable[..., tuple[RunnerState, dict[str, jax.Array]]]
     train: Callable[[jax.Array, HParams], tuple[RunnerState, dict[str, jax.Array]]]
     evaluate: Callable[[jax.Array, Any, Any], jax.Array]
@@ -88,6 +108,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
         activation=config.activation,
     )
     updates_per_step = config.update_epochs * config.num_minibatches
+    drift = DRIFTS[config.algo]
 
     def make_optimizer(hp: HParams) -> optax.GradientTransformation:
         learning_rate: Any = hp.learning_rate
@@ -97,10 +118,11 @@ def make_trainer(config: TrainConfig) -> Trainer:
                 done = (count // updates_per_step).astype(jnp.float32)
                 return hp.learning_rate * (1.0 - done / config.num_updates)
 
-        return optax.chain(
-            optax.clip_by_global_norm(hp.max_grad_norm),
-            optax.adam(learning_rate, eps=1e-5),
-        )
+        if config.optimizer == "rmsprop":  # PyTorch's RMSprop (SPEC section 2)
+            step = optax.rmsprop(learning_rate, decay=0.99, eps=1e-5, eps_in_sqrt=False)
+        else:
+            step = optax.adam(learning_rate, eps=1e-5)
+        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), step)
 
     def init(key: jax.Array, hp: HParams) -> RunnerState:
         key, net_key, env_key = jax.random.split(key, 3)
@@ -144,7 +166,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
         advantages = batch.advantage
         if config.normalize_advantages:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        policy_loss = ppo_clip_loss(ratio, advantages, hp.clip_eps)
+        policy_loss = drift_policy_loss(partial(drift, hp=hp), ratio, advantages)
         if config.clip_value_loss:
             critic_loss = value_loss(values, batch.target, batch.value, hp.clip_eps)
         else:
@@ -257,7 +279,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
         (_, _, _, _, returns), _ = jax.lax.scan(step, carry, None, eval_env.max_episode_steps)
         return returns.mean()
 
-    return Trainer(config, network, init, run, train, evaluate, obs_stats)
+    return Trainer(config, network, init, rollout, learn, run, train, evaluate, obs_stats)
 
 
 def shuffle_indices(key: jax.Array, n: int) -> jax.Array:

@@ -1,0 +1,132 @@
+"""The policy-objective family on the shared trainer: drifts, and A2C as a special case of PPO."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxopt_lab.objectives import discovered_drift, ppo_drift, zero_drift
+from jaxopt_lab.rl import config_for, make_trainer
+from jaxopt_lab.rl.distributions import make_distribution
+from jaxopt_lab.rl.networks import ActorCritic
+
+RATIOS = jnp.linspace(0.2, 3.0, 57)
+ADVANTAGES = jnp.linspace(-4.0, 4.0, 33)
+DRIFTS = {
+    "ppo": lambda r, a: ppo_drift(r, a, 0.2),
+    "a2c": zero_drift,
+    "dpo": lambda r, a: discovered_drift(r, a, 2.0, 0.6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRIFTS))
+def test_drift_mirror_learning_conditions(name):
+    """drift >= 0 on a grid; drift = 0 and d drift / dr = 0 at r = 1 (Kuba et al. 2022)."""
+    drift = DRIFTS[name]
+    r, a = jnp.meshgrid(RATIOS, ADVANTAGES)
+    assert float(drift(r, a).min()) >= 0.0
+    ones = jnp.ones_like(ADVANTAGES)
+    np.testing.assert_allclose(drift(ones, ADVANTAGES), 0.0, atol=1e-7)
+    grad = jax.vmap(jax.grad(drift))(ones, ADVANTAGES)
+    np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+
+
+def test_discovered_drift_hand_values():
+    # A = 1, r = 3: (r-1)A = 2 -> 2 - 2 tanh(1)
+    # A = -1, r = 0.5: log(r)A = 0.693 -> x - .6 tanh(x/.6)
+    assert float(discovered_drift(jnp.array(3.0), jnp.array(1.0))) == pytest.approx(
+        2 - 2 * np.tanh(1.0), rel=1e-6
+    )
+    x = np.log(2.0)
+    assert float(discovered_drift(jnp.array(0.5), jnp.array(-1.0))) == pytest.approx(
+        x - 0.6 * np.tanh(x / 0.6), rel=1e-5
+    )
+
+
+def minimal_a2c_step(network, params, nu, traj, gamma, lr, vf_coef, max_grad_norm):
+    """A2C written directly: n-step returns, ``-A log pi + vf * 0.5 (V - R)^2``, global-norm
+    clipping and PyTorch RMSprop (alpha 0.99, eps 1e-5 outside the sqrt), no PPO machinery."""
+    next_values = network.apply(params, traj.final_obs, method=ActorCritic.value)
+    returns = np.zeros(traj.reward.shape, np.float32)
+    running = np.asarray(next_values[-1])  # bootstrap where the rollout cuts an episode
+    for t in reversed(range(traj.reward.shape[0])):
+        bootstrap = np.where(traj.terminated[t], 0.0, next_values[t])
+        running = np.where(
+            traj.done[t], traj.reward[t] + gamma * bootstrap, traj.reward[t] + gamma * running
+        )
+        returns[t] = running
+
+    def loss(params):
+        policy_params, values = network.apply(params, traj.obs)
+        log_prob = make_distribution(policy_params).log_prob(traj.action)
+        advantages = jax.lax.stop_gradient(returns - values)
+        return -jnp.mean(advantages * log_prob) + vf_coef * 0.5 * jnp.mean((values - returns) ** 2)
+
+    grads = jax.grad(loss)(params)
+    norm = optax.global_norm(grads)
+    grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, max_grad_norm / norm), grads)
+    nu = jax.tree.map(lambda v, g: 0.99 * v + 0.01 * g**2, nu, grads)
+    params = jax.tree.map(lambda p, g, v: p - lr * g / (jnp.sqrt(v) + 1e-5), params, grads, nu)
+    return params, nu
+
+
+@pytest.fixture(scope="module")
+def a2c_trainer():
+    config = config_for("CartPole-v1", "a2c", num_envs=4, hidden_sizes=(16, 16))
+    return config, make_trainer(config)
+
+
+def test_a2c_preset_equals_minimal_a2c(a2c_trainer):
+    """Huang et al. 2022: PPO with the A2C preset updates parameters exactly like A2C."""
+    config, trainer = a2c_trainer
+    hp = config.hparams()
+    rollout, learn = jax.jit(trainer.rollout), jax.jit(trainer.learn)
+    runner = trainer.init(jax.random.key(3), hp)
+    reference = runner.params
+    nu = jax.tree.map(jnp.zeros_like, reference)
+    for _ in range(6):
+        runner, traj = rollout(runner)
+        reference, nu = minimal_a2c_step(
+            trainer.network,
+            reference,
+            nu,
+            jax.device_get(traj),
+            config.gamma,
+            config.learning_rate,
+            config.vf_coef,
+            config.max_grad_norm,
+        )
+        runner, diagnostics = learn(runner, traj, hp)
+        assert float(diagnostics["clip_fraction"].max()) == 0.0
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6),
+            runner.params,
+            reference,
+        )
+
+
+def test_a2c_equivalence_breaks_with_two_epochs(a2c_trainer):
+    """With a second epoch the ratio leaves 1 and the clip can bind: no longer A2C."""
+    config, _ = a2c_trainer
+    config = config.replace(update_epochs=2, clip_eps=0.01, learning_rate=1e-2)
+    trainer = make_trainer(config)
+    hp = config.hparams()
+    runner = trainer.init(jax.random.key(3), hp)
+    nu = jax.tree.map(jnp.zeros_like, runner.params)
+    runner, traj = jax.jit(trainer.rollout)(runner)
+    reference, _ = minimal_a2c_step(
+        trainer.network,
+        runner.params,
+        nu,
+        jax.device_get(traj),
+        config.gamma,
+        config.learning_rate,
+        config.vf_coef,
+        config.max_grad_norm,
+    )
+    runner, diagnostics = jax.jit(trainer.learn)(runner, traj, hp)
+    assert float(diagnostics["approx_kl"][1].mean()) > 0.0
+    assert float(diagnostics["clip_fraction"][1].mean()) > 0.0
+    differences = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), runner.params, reference)
+    assert max(jax.tree.leaves(differences)) > 1e-3
