@@ -130,3 +130,118 @@ def test_a2c_equivalence_breaks_with_two_epochs(a2c_trainer):
     assert float(diagnostics["clip_fraction"][1].mean()) > 0.0
     differences = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), runner.params, reference)
     assert max(jax.tree.leaves(differences)) > 1e-3
+
+
+def small_policy_problem():
+    """A tiny linear-softmax policy on fixed states: parameters small enough to build F."""
+    key = jax.random.key(0)
+    obs = jax.random.normal(key, (64, 3))
+    actions = jax.random.randint(jax.random.key(1), (64,), 0, 4)
+    advantages = jax.random.normal(jax.random.key(2), (64,))
+    old = {"w": 0.3 * jax.random.normal(jax.random.key(3), (3, 4))}
+
+    def dist(params):
+        from jaxopt_lab.rl.distributions import Categorical
+
+        return Categorical(obs @ params["w"])
+
+    old_dist = dist(old)
+    old_logp = old_dist.log_prob(actions)
+
+    def surrogate(params):
+        return jnp.mean(jnp.exp(dist(params).log_prob(actions) - old_logp) * advantages)
+
+    def kl(params):
+        return old_dist.kl(dist(params)).mean()
+
+    return old, surrogate, kl
+
+
+def test_trpo_cg_matches_dense_solve_and_respects_max_kl():
+    from jax.flatten_util import ravel_pytree
+
+    from jaxopt_lab.rl.trpo import conjugate_gradient, natural_gradient_step
+
+    params, surrogate, kl = small_policy_problem()
+    flat, unravel = ravel_pytree(params)
+    fisher = jax.hessian(lambda x: kl(unravel(x)))(flat)
+    g = jax.grad(lambda x: surrogate(unravel(x)))(flat)
+    damping = 0.1
+    dense = jnp.linalg.solve(fisher + damping * jnp.eye(flat.size), g)
+
+    def fvp(v):
+        return jax.jvp(jax.grad(lambda x: kl(unravel(x))), (flat,), (v,))[1] + damping * v
+
+    np.testing.assert_allclose(conjugate_gradient(fvp, g, 12), dense, rtol=1e-3, atol=1e-6)
+
+    for max_kl in (0.001, 0.01, 0.05):
+        new, info = jax.jit(natural_gradient_step, static_argnums=(0, 1))(
+            surrogate, kl, params, max_kl, damping
+        )
+        assert bool(info.accepted)
+        assert float(kl(new)) <= max_kl + 1e-7
+        assert float(surrogate(new)) > float(surrogate(params))
+        np.testing.assert_allclose(float(info.kl), float(kl(new)), rtol=1e-4)
+
+
+def test_trpo_rejects_when_no_candidate_improves():
+    from jaxopt_lab.rl.trpo import natural_gradient_step
+
+    params, _, kl = small_policy_problem()
+    new, info = natural_gradient_step(lambda p: -kl(p), kl, params, 0.01, 0.1)
+    assert not bool(info.accepted)
+    jax.tree.map(np.testing.assert_array_equal, new, params)
+
+
+def test_mdpo_penalty_is_kl_of_new_from_old():
+    """MDPO penalises KL(pi_new || pi_old); swapping the arguments changes the loss."""
+    from jaxopt_lab.objectives import mdpo_loss
+    from jaxopt_lab.rl.distributions import Categorical
+
+    new = Categorical(jnp.array([[2.0, 0.0, -1.0]]))
+    old = Categorical(jnp.array([[0.0, 0.5, 0.0]]))
+    ratio, advantages = jnp.array([1.2]), jnp.array([0.5])
+    p = np.exp(new.logits[0]) / np.exp(new.logits[0]).sum()
+    q = np.exp(old.logits[0]) / np.exp(old.logits[0]).sum()
+    kl_new_old = float(np.sum(p * np.log(p / q)))
+    expected = -(1.2 * 0.5 - kl_new_old / 0.5)
+    assert float(mdpo_loss(ratio, advantages, new.kl(old), 0.5)) == pytest.approx(
+        expected, rel=1e-5
+    )
+    assert float(mdpo_loss(ratio, advantages, old.kl(new), 0.5)) != pytest.approx(
+        expected, rel=1e-3
+    )
+
+
+@pytest.mark.parametrize("algo", ["mdpo", "trpo", "dpo"])
+def test_algorithms_train_on_cartpole_and_pendulum(algo):
+    for env in ("CartPole-v1", "Pendulum-v1"):
+        config = config_for(
+            env,
+            algo,
+            num_envs=4,
+            num_steps=32,
+            total_timesteps=4 * 32 * 3,
+            num_minibatches=2,
+            update_epochs=2,
+            hidden_sizes=(16, 16),
+        )
+        trainer = make_trainer(config)
+        _, metrics = jax.jit(trainer.train)(jax.random.key(0), config.hparams())
+        assert np.isfinite(np.asarray(metrics["loss"])).all(), (algo, env)
+        if algo == "trpo":
+            assert (np.asarray(metrics["trpo_kl"]) <= config.max_kl + 1e-6).all()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("clip_eps", -0.1, "clip_eps: got -0.1; must be > 0"),
+        ("max_kl", 0.0, "max_kl: got 0.0; must be > 0"),
+        ("cg_iterations", 0, "cg_iterations: got 0; must be >= 1"),
+        ("algo", "sac", "algo: unknown value 'sac'; allowed: ppo, a2c, dpo, mdpo, trpo"),
+    ],
+)
+def test_objective_hyperparameters_are_checked_before_compiling(field, value, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        make_trainer(config_for("CartPole-v1").replace(**{field: value}))

@@ -63,3 +63,14 @@ def ppo_clip_loss(
 ) -> jax.Array:
     """PPO's clipped surrogate loss ``-mean(min(r * A, clip(r, 1 - eps, 1 + eps) * A))``."""
     return drift_policy_loss(ppo_drift, ratio, advantages, clip_eps=clip_eps)
+
+
+def mdpo_loss(
+    ratio: jax.Array, advantages: jax.Array, kl: jax.Array, step_size: jax.Array | float
+) -> jax.Array:
+    """On-policy MDPO (Tomar et al. 2022), negated for minimisation:
+
+    ``-(mean(r * A) - mean_s KL(pi_new(.|s) || pi_old(.|s)) / t_k)``. The KL is the reverse of
+    TRPO's: of the NEW policy from the OLD one; ``t_k = 1 - k / K`` anneals to 0.
+    """
+    return -(jnp.mean(ratio * advantages) - jnp.mean(kl) / step_size)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from jaxopt_lab.envs import validate_env_name
 
-ALGOS = ("ppo", "a2c", "dpo")
+ALGOS = ("ppo", "a2c", "dpo", "mdpo", "trpo")
 OPTIMIZERS = ("adam", "rmsprop")
 ACTIVATIONS = ("tanh", "relu")
 BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
@@ -28,6 +28,8 @@ class HParams(NamedTuple):
     max_grad_norm: jnp.ndarray
     dpo_alpha: jnp.ndarray
     dpo_beta: jnp.ndarray
+    max_kl: jnp.ndarray
+    cg_damping: jnp.ndarray
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ class TrainConfig:
     max_grad_norm: float = 0.5
     dpo_alpha: float = 2.0
     dpo_beta: float = 0.6
+    max_kl: float = 0.01
+    cg_damping: float = 0.1
+    mdpo_steps: int = 10
+    cg_iterations: int = 10
+    backtrack_coef: float = 0.8
+    backtrack_steps: int = 10
 
     @property
     def batch_size(self) -> int:
@@ -112,9 +120,14 @@ class TrainConfig:
             )
         if self.clip_eps <= 0:
             raise ValueError(f"clip_eps: got {self.clip_eps}; must be > 0")
-        for name in ("dpo_alpha", "dpo_beta"):
+        for name in ("mdpo_steps", "cg_iterations", "backtrack_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
+        if not 0.0 < self.backtrack_coef < 1.0:
+            raise ValueError(f"backtrack_coef: got {self.backtrack_coef}; must be in (0, 1)")
+        for name in ("dpo_alpha", "dpo_beta", "max_kl"):
             _positive(name, getattr(self, name))
-        for name in ("ent_coef", "vf_coef"):
+        for name in ("ent_coef", "vf_coef", "cg_damping"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 0")
         for name in ("gamma", "gae_lambda"):
@@ -197,6 +210,10 @@ ALGO_PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": "rmsprop",
     },
     "dpo": {},
+    # Tomar et al. 2022 on-policy MDPO: 10 full-batch Adam steps at lr 3e-4 per iteration.
+    "mdpo": {"mdpo_steps": 10, "learning_rate": 3e-4, "ent_coef": 0.0},
+    # Schulman et al. 2015: KL-constrained natural gradient; critic fitted with Adam.
+    "trpo": {"max_kl": 0.01, "cg_damping": 0.1, "cg_iterations": 10, "ent_coef": 0.0},
 }
 
 

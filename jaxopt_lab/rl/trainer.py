@@ -19,11 +19,18 @@ import optax
 
 from jaxopt_lab.envs import make_base_env, make_vec_env, normalize_observation
 from jaxopt_lab.envs.wrappers import ClipAction, EpisodeStatistics, RunningMeanStd, VecEnv
-from jaxopt_lab.objectives import discovered_drift, drift_policy_loss, ppo_drift, value_loss
+from jaxopt_lab.objectives import (
+    discovered_drift,
+    drift_policy_loss,
+    mdpo_loss,
+    ppo_drift,
+    value_loss,
+)
 from jaxopt_lab.rl.config import HParams, TrainConfig
 from jaxopt_lab.rl.distributions import make_distribution
 from jaxopt_lab.rl.gae import gae
 from jaxopt_lab.rl.networks import ActorCritic, init_params
+from jaxopt_lab.rl.trpo import natural_gradient_step
 
 
 def _ppo_drift(ratio: jax.Array, advantages: jax.Array, hp: HParams) -> jax.Array:
@@ -108,14 +115,14 @@ def make_trainer(config: TrainConfig) -> Trainer:
         activation=config.activation,
     )
     updates_per_step = config.update_epochs * config.num_minibatches
-    drift = DRIFTS[config.algo]
+    drift = DRIFTS.get(config.algo)
 
-    def make_optimizer(hp: HParams) -> optax.GradientTransformation:
+    def make_optimizer(hp: HParams, steps_per_update: int) -> optax.GradientTransformation:
         learning_rate: Any = hp.learning_rate
         if config.anneal_lr:
 
             def learning_rate(count: jax.Array) -> jax.Array:
-                done = (count // updates_per_step).astype(jnp.float32)
+                done = (count // steps_per_update).astype(jnp.float32)
                 return hp.learning_rate * (1.0 - done / config.num_updates)
 
         if config.optimizer == "rmsprop":  # PyTorch's RMSprop (SPEC section 2)
@@ -128,7 +135,14 @@ def make_trainer(config: TrainConfig) -> Trainer:
         key, net_key, env_key = jax.random.split(key, 3)
         params = init_params(network, net_key, env.observation_shape)
         obs, env_state = env.reset(env_key)
-        opt_state = make_optimizer(hp).init(params)
+        if config.algo == "mdpo":
+            actor, critic = split_params(params)
+            optimizer = make_optimizer(hp, config.mdpo_steps)
+            opt_state = (optimizer.init(actor), make_optimizer(hp, updates_per_step).init(critic))
+        elif config.algo == "trpo":
+            opt_state = ((), make_optimizer(hp, updates_per_step).init(split_params(params)[1]))
+        else:
+            opt_state = make_optimizer(hp, updates_per_step).init(params)
         return RunnerState(params, opt_state, env_state, obs, key, jnp.int32(0))
 
     def rollout(runner: RunnerState) -> tuple[RunnerState, Transition]:
@@ -157,45 +171,38 @@ def make_trainer(config: TrainConfig) -> Trainer:
         (env_state, obs, key), traj = jax.lax.scan(env_step, carry, None, config.num_steps)
         return runner._replace(env_state=env_state, obs=obs, key=key), traj
 
-    def loss_fn(params: Any, batch: Batch, hp: HParams):
+    def normalized(advantages: jax.Array) -> jax.Array:
+        if not config.normalize_advantages:
+            return advantages
+        return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+    def critic_loss(values: jax.Array, batch: Batch, hp: HParams) -> jax.Array:
+        if config.clip_value_loss:
+            return value_loss(values, batch.target, batch.value, hp.clip_eps)
+        return value_loss(values, batch.target)
+
+    def drift_loss(params: Any, batch: Batch, hp: HParams):
+        """PPO-family loss: ``-mean(r A - drift) + vf * value loss - ent * entropy``."""
         policy_params, values = network.apply(params, batch.obs)
         dist = make_distribution(policy_params)
-        log_prob = dist.log_prob(batch.action)
-        log_ratio = log_prob - batch.log_prob
+        log_ratio = dist.log_prob(batch.action) - batch.log_prob
         ratio = jnp.exp(log_ratio)
-        advantages = batch.advantage
-        if config.normalize_advantages:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        policy_loss = drift_policy_loss(partial(drift, hp=hp), ratio, advantages)
-        if config.clip_value_loss:
-            critic_loss = value_loss(values, batch.target, batch.value, hp.clip_eps)
-        else:
-            critic_loss = value_loss(values, batch.target)
+        policy_loss = drift_policy_loss(partial(drift, hp=hp), ratio, normalized(batch.advantage))
+        critic = critic_loss(values, batch, hp)
         entropy = dist.entropy().mean()
-        loss = policy_loss + hp.vf_coef * critic_loss - hp.ent_coef * entropy
+        loss = policy_loss + hp.vf_coef * critic - hp.ent_coef * entropy
         diagnostics = {
             "policy_loss": policy_loss,
-            "value_loss": critic_loss,
+            "value_loss": critic,
             "entropy": entropy,
             "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
             "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > hp.clip_eps),
         }
         return loss, diagnostics
 
-    def learn(runner: RunnerState, traj: Transition, hp: HParams):
-        next_values = network.apply(runner.params, traj.final_obs, method=ActorCritic.value)
-        advantages, targets = gae(
-            traj.reward,
-            traj.value,
-            next_values,
-            traj.terminated,
-            traj.done,
-            hp.gamma,
-            hp.gae_lambda,
-        )
-        batch = Batch(traj.obs, traj.action, traj.log_prob, traj.value, advantages, targets)
-        batch = jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), batch)
-        optimizer = make_optimizer(hp)
+    def minibatch_epochs(loss_fn, params, opt_state, batch: Batch, hp: HParams, key):
+        """``update_epochs`` shuffled passes of ``num_minibatches`` optimizer steps."""
+        optimizer = make_optimizer(hp, updates_per_step)
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
         def minibatch_step(carry, minibatch: Batch):
@@ -216,13 +223,130 @@ def make_trainer(config: TrainConfig) -> Trainer:
             )
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
-        key, epoch_key = jax.random.split(runner.key)
-        epoch_keys = jax.random.split(epoch_key, config.update_epochs)
-        (params, opt_state), diagnostics = jax.lax.scan(
-            epoch, (runner.params, runner.opt_state), epoch_keys
+        keys = jax.random.split(key, config.update_epochs)
+        return jax.lax.scan(epoch, (params, opt_state), keys)
+
+    def make_batch(runner: RunnerState, traj: Transition, hp: HParams) -> Batch:
+        """GAE over the rollout, flattened to ``[num_steps * num_envs, ...]``."""
+        next_values = network.apply(runner.params, traj.final_obs, method=ActorCritic.value)
+        advantages, targets = gae(
+            traj.reward,
+            traj.value,
+            next_values,
+            traj.terminated,
+            traj.done,
+            hp.gamma,
+            hp.gae_lambda,
         )
-        runner = runner._replace(params=params, opt_state=opt_state, key=key)
+        batch = Batch(traj.obs, traj.action, traj.log_prob, traj.value, advantages, targets)
+        return jax.tree.map(lambda x: x.reshape((config.batch_size, *x.shape[2:])), batch)
+
+    def learn(runner: RunnerState, traj: Transition, hp: HParams):
+        batch = make_batch(runner, traj, hp)
+        key, epoch_key = jax.random.split(runner.key)
+        if not separate_actor:
+            (params, opt_state), diagnostics = minibatch_epochs(
+                drift_loss, runner.params, runner.opt_state, batch, hp, epoch_key
+            )
+            return runner._replace(params=params, opt_state=opt_state, key=key), diagnostics
+        actor, critic = split_params(runner.params)
+        actor_state, critic_state = runner.opt_state
+
+        def critic_only(critic, minibatch, hp):
+            values = network.apply(
+                merge_params(actor, critic), minibatch.obs, method=ActorCritic.value
+            )
+            loss = critic_loss(values, minibatch, hp)
+            return loss, {"value_loss": loss}
+
+        (critic, critic_state), critic_diagnostics = minibatch_epochs(
+            critic_only, critic, critic_state, batch, hp, epoch_key
+        )
+        actor, actor_state, actor_diagnostics = actor_update(
+            actor, critic, actor_state, batch, hp, runner.update
+        )
+        diagnostics = {
+            **jax.tree.map(jnp.mean, critic_diagnostics),
+            **actor_diagnostics,
+        }
+        diagnostics["loss"] = actor_diagnostics["policy_loss"] + diagnostics["value_loss"]
+        runner = runner._replace(
+            params=merge_params(actor, critic), opt_state=(actor_state, critic_state), key=key
+        )
         return runner, diagnostics
+
+    def policy_terms(actor, critic, batch: Batch, old_policy):
+        """Ratio, normalised advantages and the new and old distributions on the batch."""
+        dist = make_distribution(network.apply(merge_params(actor, critic), batch.obs)[0])
+        ratio = jnp.exp(dist.log_prob(batch.action) - batch.log_prob)
+        return ratio, normalized(batch.advantage), dist, make_distribution(old_policy)
+
+    def mdpo_update(actor, critic, opt_state, batch: Batch, hp: HParams, update: jax.Array):
+        """Tomar et al. 2022: ``mdpo_steps`` full-batch steps on
+        ``mean(r A) - mean KL(pi_new || pi_old) / t_k``, ``t_k = 1 - k / K``."""
+        step_size = 1.0 - update.astype(jnp.float32) / config.num_updates
+        old_policy = jax.lax.stop_gradient(network.apply(merge_params(actor, critic), batch.obs)[0])
+        optimizer = make_optimizer(hp, config.mdpo_steps)
+
+        def loss_fn(actor):
+            ratio, advantages, dist, old = policy_terms(actor, critic, batch, old_policy)
+            kl = dist.kl(old)
+            loss = mdpo_loss(ratio, advantages, kl, step_size)
+            return loss, {
+                "policy_loss": loss,
+                "kl_new_old": kl.mean(),
+                "entropy": dist.entropy().mean(),
+            }
+
+        def step(carry, _):
+            actor, opt_state = carry
+            (_, diagnostics), grads = jax.value_and_grad(loss_fn, has_aux=True)(actor)
+            updates, opt_state = optimizer.update(grads, opt_state, actor)
+            return (optax.apply_updates(actor, updates), opt_state), diagnostics
+
+        (actor, opt_state), diagnostics = jax.lax.scan(
+            step, (actor, opt_state), None, config.mdpo_steps
+        )
+        diagnostics = jax.tree.map(lambda x: x[-1], diagnostics)
+        diagnostics["mdpo_step_size"] = step_size
+        return actor, opt_state, diagnostics
+
+    def trpo_update(actor, critic, opt_state, batch: Batch, hp: HParams, update: jax.Array):
+        """Schulman et al. 2015: maximise ``mean(r A)`` s.t. ``mean KL(pi_old || pi) <= delta``."""
+        del update
+        old_policy = jax.lax.stop_gradient(network.apply(merge_params(actor, critic), batch.obs)[0])
+
+        def surrogate(actor):
+            ratio, advantages, _, _ = policy_terms(actor, critic, batch, old_policy)
+            return jnp.mean(ratio * advantages)
+
+        def kl_old_new(actor):
+            _, _, dist, old = policy_terms(actor, critic, batch, old_policy)
+            return old.kl(dist).mean()
+
+        actor, info = natural_gradient_step(
+            surrogate,
+            kl_old_new,
+            actor,
+            hp.max_kl,
+            hp.cg_damping,
+            config.cg_iterations,
+            config.backtrack_coef,
+            config.backtrack_steps,
+        )
+        entropy = policy_terms(actor, critic, batch, old_policy)[2].entropy().mean()
+        diagnostics = {
+            "policy_loss": -surrogate(actor),
+            "entropy": entropy,
+            "trpo_kl": info.kl,
+            "trpo_accepted": info.accepted.astype(jnp.float32),
+            "trpo_step_fraction": info.step_fraction,
+            "trpo_improvement": info.improvement,
+        }
+        return actor, opt_state, diagnostics
+
+    separate_actor = config.algo in ("mdpo", "trpo")
+    actor_update = {"mdpo": mdpo_update, "trpo": trpo_update}.get(config.algo)
 
     def update(runner: RunnerState, hp: HParams):
         runner, traj = rollout(runner)
@@ -280,6 +404,16 @@ def make_trainer(config: TrainConfig) -> Trainer:
         return returns.mean()
 
     return Trainer(config, network, init, rollout, learn, run, train, evaluate, obs_stats)
+
+
+def split_params(params: Any) -> tuple[Any, Any]:
+    """``(actor, critic)`` parts of the :class:`ActorCritic` parameters (``log_std`` is actor)."""
+    inner = params["params"]
+    return {k: v for k, v in inner.items() if k != "critic"}, inner["critic"]
+
+
+def merge_params(actor: Any, critic: Any) -> Any:
+    return {"params": {**actor, "critic": critic}}
 
 
 def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
