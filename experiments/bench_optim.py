@@ -1,0 +1,104 @@
+"""Optimizer benchmark: time per jitted update on a ~10M-parameter pytree of mixed shapes.
+
+    python experiments/bench_optim.py [--repeats 20]
+
+Each optimizer's median time per update (repetitions interleaved across optimizers, the
+machine being shared) as a ratio to ``optax.adamw`` measured in the same run, and its state
+bytes per parameter. SAM is reported against its base optimizer plus one extra gradient
+evaluation of the same (cheap, quadratic) loss: the ratio is its overhead beyond that.
+Issue 5's targets: cautious_adamw, lion <= 1.15x; adamp <= 1.6x; sam overhead <= 1.2x.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tyro
+
+import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab import optim
+
+
+@dataclass(frozen=True)
+class BenchArgs:
+    repeats: int = 20
+    """Timed calls of each update (interleaved; the median is reported)."""
+
+
+def make_params(key: jax.Array) -> dict[str, jax.Array]:
+    """10 conv kernels 256x256x3x3, 4 matrices 1024x1024, 24 vectors of 1024: 10.1M floats."""
+    shapes = {f"conv{i}": (256, 256, 3, 3) for i in range(10)}
+    shapes |= {f"dense{i}": (1024, 1024) for i in range(4)}
+    shapes |= {f"bias{i}": (1024,) for i in range(24)}
+    keys = jax.random.split(key, len(shapes))
+    return {
+        n: 0.05 * jax.random.normal(k, s) for (n, s), k in zip(shapes.items(), keys, strict=True)
+    }
+
+
+def quadratic_grad(params: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Gradient of 0.5 * sum(p^2) + sum(p): a cheap stand-in for a loss's gradient."""
+    return jax.tree.map(lambda p: p + 1.0, params)
+
+
+def make_step(opt: optax.GradientTransformation, extra_grad: bool) -> Callable:
+    """One jitted update; ``extra_grad`` adds one ``quadratic_grad`` evaluation (SAM's base)."""
+
+    def step(params, state, grads):
+        if extra_grad:
+            grads = quadratic_grad(jax.tree.map(lambda p, g: p + 1e-3 * g, params, grads))
+        updates, state = opt.update(grads, state, params, grad_fn=quadratic_grad)
+        return optax.apply_updates(params, updates), state
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def main() -> None:
+    args = tyro.cli(BenchArgs)
+    params = make_params(jax.random.key(0))
+    grads = quadratic_grad(params)
+    n = sum(p.size for p in jax.tree.leaves(params))
+    lr = 1e-3
+    cases = {
+        "optax.adamw": (optax.adamw(lr, weight_decay=1e-2), False),
+        "adam": (optim.adam(lr), False),
+        "lion": (optim.lion(lr / 5, weight_decay=0.05), False),
+        "cautious_adamw": (optim.cautious_adamw(lr), False),
+        "cautious_lion": (optim.cautious_lion(lr / 5, weight_decay=0.05), False),
+        "adamp": (optim.adamp(lr, weight_decay=1e-2), False),
+        "sgdp": (optim.sgdp(lr, momentum=0.9, weight_decay=1e-2), False),
+        "adamw + 1 grad": (optax.adamw(lr, weight_decay=1e-2), True),
+        "sam(adamw)": (optim.sam(optax.adamw(lr, weight_decay=1e-2)), False),
+    }
+    runs, times, state_bytes = {}, {}, {}
+    for name, (opt, extra_grad) in cases.items():
+        step = make_step(opt, extra_grad)
+        p, s = jax.tree.map(jnp.copy, params), opt.init(params)
+        state_bytes[name] = sum(x.nbytes for x in jax.tree.leaves(s))
+        p, s = jax.block_until_ready(step(p, s, grads))  # compile
+        runs[name], times[name] = [step, p, s], []
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            step, p, s = run
+            start = time.perf_counter()
+            run[1:] = jax.block_until_ready(step(p, s, grads))
+            times[name].append(time.perf_counter() - start)
+
+    median = {name: float(np.median(t)) for name, t in times.items()}
+    print(f"{n:,} parameters (float32), {args.repeats} interleaved repeats, median per update")
+    print(f"  jax {jax.__version__}, backend {jax.default_backend()}")
+    print(f"  {'optimizer':16s} {'ms':>8s} {'x adamw':>8s} {'state B/param':>14s}")
+    for name, t in median.items():
+        ref = median["adamw + 1 grad"] if name == "sam(adamw)" else median["optax.adamw"]
+        print(f"  {name:16s} {1e3 * t:8.2f} {t / ref:8.3f} {state_bytes[name] / n:14.2f}")
+    print("  (sam(adamw)'s ratio is to 'adamw + 1 grad': its overhead beyond the second gradient)")
+
+
+if __name__ == "__main__":
+    main()

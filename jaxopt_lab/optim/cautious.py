@@ -1,0 +1,102 @@
+"""Cautious optimizers (Liang et al. 2024, "Cautious Optimizers: Improving Training with One
+Line of Code"): keep only the components of a direction that agree with the gradient."""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxopt_lab.optim.adam import check_adam_args
+from jaxopt_lab.optim.lion import check_lion_args
+
+
+class CautiousState(NamedTuple):
+    """State of :func:`cautious`: the wrapped direction's state, nothing more."""
+
+    inner_state: optax.OptState
+
+
+def _mask(u: jax.Array, g: jax.Array) -> jax.Array:
+    agree = u * g > 0
+    frac = jnp.mean(agree, dtype=jnp.promote_types(u.dtype, jnp.float32))
+    scale = 1.0 / jnp.maximum(frac, 1e-3)
+    return jnp.where(agree, u * scale.astype(u.dtype), jnp.zeros_like(u))
+
+
+def cautious(direction: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
+    r"""Mask a descent direction against the raw gradient, renormalised per tensor.
+
+    ``direction`` outputs ``u`` with the gradient's sign convention (the step is
+    ``p <- p - lr * u``), as optax's ``scale_by_*`` blocks do; chain the learning rate and any
+    decoupled weight decay after it, so that the decay stays outside the mask:
+
+    .. math::
+        \phi = \mathbb{1}[u \odot g > 0],\qquad
+        u \leftarrow \frac{u \odot \phi}{\max(\mathrm{mean}(\phi), 10^{-3})}
+
+    (timm's ``caution=True``). Example:
+    ``optax.chain(cautious(optax.scale_by_adam()), optax.scale_by_learning_rate(1e-3))``.
+    Do not wrap a full optimizer such as ``optax.adam(lr)``: its output has the opposite sign.
+    """
+    direction = optax.with_extra_args_support(direction)
+
+    def init_fn(params: optax.Params) -> CautiousState:
+        return CautiousState(inner_state=direction.init(params))
+
+    def update_fn(
+        updates: optax.Updates,
+        state: CautiousState,
+        params: optax.Params | None = None,
+        **extra_args: Any,
+    ) -> tuple[optax.Updates, CautiousState]:
+        u, inner_state = direction.update(updates, state.inner_state, params, **extra_args)
+        return jax.tree.map(_mask, u, updates), CautiousState(inner_state=inner_state)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def cautious_adamw(
+    learning_rate: optax.ScalarOrSchedule,
+    b1: jax.typing.ArrayLike = 0.9,
+    b2: jax.typing.ArrayLike = 0.999,
+    eps: jax.typing.ArrayLike = 1e-8,
+    weight_decay: jax.typing.ArrayLike = 1e-2,
+) -> optax.GradientTransformationExtraArgs:
+    r"""C-AdamW: AdamW whose Adam direction is masked by :func:`cautious`.
+
+    .. math::
+        p \leftarrow p\,(1 - \mathrm{lr}\cdot\mathrm{wd}) - \mathrm{lr}\,
+        \mathrm{caution}\Big(\frac{\hat m}{\sqrt{\hat v} + \epsilon}, g\Big)
+
+    Liang et al. 2024; the decay is applied outside the mask, ``p`` taken before the step.
+    """
+    check_adam_args(learning_rate, b1, b2, eps, weight_decay)
+    return optax.chain(
+        cautious(optax.scale_by_adam(b1=b1, b2=b2, eps=eps)),
+        optax.add_decayed_weights(weight_decay),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def cautious_lion(
+    learning_rate: optax.ScalarOrSchedule,
+    b1: jax.typing.ArrayLike = 0.9,
+    b2: jax.typing.ArrayLike = 0.99,
+    weight_decay: jax.typing.ArrayLike = 0.0,
+) -> optax.GradientTransformationExtraArgs:
+    r"""C-Lion: Lion whose sign direction is masked by :func:`cautious`.
+
+    .. math::
+        c = b_1 m + (1-b_1) g,\quad
+        p \leftarrow p\,(1 - \mathrm{lr}\cdot\mathrm{wd}) - \mathrm{lr}\,
+        \mathrm{caution}(\mathrm{sign}(c), g),\quad m \leftarrow b_2 m + (1-b_2) g
+
+    Liang et al. 2024 on Chen et al. 2023; the decay is applied outside the mask.
+    """
+    check_lion_args(learning_rate, b1, b2, weight_decay)
+    return optax.chain(
+        cautious(optax.scale_by_lion(b1=b1, b2=b2)),
+        optax.add_decayed_weights(weight_decay),
+        optax.scale_by_learning_rate(learning_rate),
+    )
