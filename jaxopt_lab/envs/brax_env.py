@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from brax import envs as brax_envs
 
+from jaxopt_lab._checks import check_choice
 from jaxopt_lab.envs.core import ActionSpec, Step
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
@@ -51,8 +51,8 @@ class BraxEnv:
         episode_length: int = 1000,
         action_repeat: int = 1,
     ):
-        _check_choice("name", name, sorted(brax_envs._envs))
-        _check_choice("backend", backend, BACKENDS)
+        check_choice("name", name, sorted(brax_envs._envs))
+        check_choice("backend", backend, BACKENDS)
         for field, value in (("episode_length", episode_length), ("action_repeat", action_repeat)):
             if value < 1:
                 raise ValueError(f"{field}: must be >= 1, got {value!r}")
@@ -114,8 +114,3 @@ class BraxEnv:
         init = (env_state, jnp.float32(0.0))
         (env_state, reward), _ = jax.lax.scan(body, init, None, self.action_repeat)
         return env_state, reward
-
-
-def _check_choice(field: str, value: str, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{field}: unknown value {value!r}; allowed: {', '.join(allowed)}")

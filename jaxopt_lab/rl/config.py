@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
+from jaxopt_lab._checks import check_choice
 from jaxopt_lab.envs import validate_env_name
 
 ALGOS = ("ppo", "a2c", "dpo", "mdpo", "trpo")
@@ -97,11 +98,11 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the field, its value and what is allowed."""
-        _choice("algo", self.algo, ALGOS)
+        check_choice("algo", self.algo, ALGOS)
         validate_env_name(self.env)
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("brax_backend", self.brax_backend, BRAX_BACKENDS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("brax_backend", self.brax_backend, BRAX_BACKENDS)
         for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "eval_episodes"):
             _positive(name, getattr(self, name))
         for name in ("total_timesteps", "learning_rate", "max_grad_norm", "reward_scale"):
@@ -134,11 +135,6 @@ class TrainConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: got {getattr(self, name)}; must be in [0, 1]")
         return self
-
-
-def _choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{field}: unknown value {value!r}; allowed: {', '.join(allowed)}")
 
 
 def _positive(field: str, value: float) -> None:
@@ -220,6 +216,6 @@ ALGO_PRESETS: dict[str, dict[str, Any]] = {
 def config_for(env: str = "CartPole-v1", algo: str = "ppo", **overrides: Any) -> TrainConfig:
     """The library's defaults for ``env`` (``PRESETS``), then ``algo`` (``ALGO_PRESETS``),
     then ``overrides``."""
-    _choice("algo", algo, ALGOS)
+    check_choice("algo", algo, ALGOS)
     preset = {**PRESETS.get(env, {}), **ALGO_PRESETS[algo]}
     return TrainConfig(env=env, algo=algo, **{**preset, **overrides})
