@@ -1,0 +1,262 @@
+"""Evolution-strategy discovery over any parameter pytree: OpenAI-ES, checkpointed, resumable.
+
+OpenAI-ES (Salimans et al. 2017) through evosax's ``Open_ES``: each generation samples
+``theta_i = mean + sigma * eps_i`` (antithetic pairs ``+-eps``), evaluates ``fitness(theta_i,
+key)`` for the whole population in one compiled program (``vmap``), shapes the fitness (centred
+ranks or z-scores) and takes an Adam step along ``sum_i shaped_i eps_i / (n sigma)``. This is
+the outer loop of LPO (Lu et al. 2022, "Discovered Policy Optimisation") and of any other
+objective discovery (e.g. preference losses); it knows nothing about the inner problem.
+
+Fitness is MAXIMISED here. evosax >= 0.3 minimises, so it is handed ``-fitness``; non-finite
+fitness (a diverged inner run) counts as the worst finite value of its generation.
+
+Usage::
+
+    def fitness(params, key):  # pure, jittable; scalar, higher is better
+        ...
+    result = evolve(fitness, initial_params, ESConfig(population_size=32, num_generations=100),
+                    directory="runs/my_es")
+    result.mean  # final search mean, a pytree like ``initial_params`` (also ``mean.npz``)
+    result.fitness  # [num_generations, population_size] raw fitness
+
+The key of generation ``g`` is ``fold_in(key(seed), g)``, so a run killed and restarted with the
+same ``directory`` resumes from its last checkpoint and ends in a bit-identical ES state.
+Directory: ``es_config.json``, ``checkpoints/`` (orbax: ES state, fitness and seconds so far,
+every ``checkpoint_every`` generations), ``history.json`` (per-generation fitness statistics and
+wall time) and ``mean.npz`` (the final mean, see :func:`jaxopt_lab.meta.load_pytree`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from evosax.algorithms import Open_ES
+from evosax.core.fitness_shaping import (
+    centered_rank_fitness_shaping_fn,
+    standardize_fitness_shaping_fn,
+)
+from tqdm.auto import tqdm
+
+from jaxopt_lab._checks import check_choice
+from jaxopt_lab._pytree_io import save_pytree
+from jaxopt_lab.experiment.checkpoint import checkpoint_manager, restore_state, save_state
+
+Fitness = Callable[[Any, jax.Array], jax.Array]
+
+FITNESS_SHAPING = {
+    "centered_rank": centered_rank_fitness_shaping_fn,  # ranks mapped to [-0.5, 0.5]
+    "z_score": standardize_fitness_shaping_fn,  # (f - mean) / std
+}
+
+
+@dataclass(frozen=True)
+class ESConfig:
+    """OpenAI-ES settings. ``sigma`` and ``learning_rate`` decay by their factor each
+    generation down to their limit (the defaults of the LPO reference implementation)."""
+
+    population_size: int = 32
+    num_generations: int = 100
+    sigma: float = 0.04
+    sigma_decay: float = 0.999
+    sigma_limit: float = 0.01
+    learning_rate: float = 0.01
+    learning_rate_decay: float = 0.999
+    learning_rate_limit: float = 0.001
+    fitness_shaping: str = "z_score"
+    antithetic: bool = True
+    common_random_numbers: bool = True
+    """Evaluate every member of a generation with the same key (lower-variance comparisons)."""
+    eval_batch_size: int | None = None
+    """Members evaluated at once (``lax.map`` over vmapped batches); ``None``: all at once."""
+    checkpoint_every: int = 5
+    seed: int = 0
+
+    def validate(self) -> ESConfig:
+        """Raise ``ValueError`` naming the field, its value and what is allowed."""
+        check_choice("fitness_shaping", self.fitness_shaping, tuple(FITNESS_SHAPING))
+        if self.population_size < 2 or self.population_size % 2:
+            raise ValueError(
+                f"population_size: got {self.population_size}; OpenES's antithetic sampler "
+                f"needs an even population of at least 2 (pairs mean +- sigma * eps)"
+            )
+        for name in ("num_generations", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
+        for name in ("sigma", "learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: got {getattr(self, name)}; must be > 0")
+            limit, decay = getattr(self, f"{name}_limit"), getattr(self, f"{name}_decay")
+            if not 0 < decay <= 1:
+                raise ValueError(f"{name}_decay: got {decay}; must be in (0, 1]")
+            if not 0 <= limit <= getattr(self, name):
+                raise ValueError(f"{name}_limit: got {limit}; must be in [0, {name}]")
+        batch = self.eval_batch_size
+        if batch is not None and (batch < 1 or self.population_size % batch):
+            raise ValueError(
+                f"eval_batch_size: got {batch}; must divide population_size {self.population_size}"
+            )
+        return self
+
+
+class ESResult(NamedTuple):
+    mean: Any  # final search mean, structured like the initial parameters
+    state: Any  # evosax Open_ES state (a pytree)
+    fitness: np.ndarray  # [num_generations, population_size], raw (maximised) fitness
+    seconds: np.ndarray  # [num_generations] wall time of each generation
+    compile_seconds: float
+
+
+def _decay(init: float, decay: float, limit: float) -> optax.Schedule:
+    return optax.exponential_decay(init, transition_steps=1, decay_rate=decay, end_value=limit)
+
+
+def make_strategy(config: ESConfig, template: Any) -> Open_ES:
+    """evosax OpenES over pytrees shaped like ``template``, Adam on the mean."""
+    return Open_ES(
+        population_size=config.population_size,
+        solution=template,
+        use_antithetic_sampling=config.antithetic,
+        optimizer=optax.adam(
+            _decay(config.learning_rate, config.learning_rate_decay, config.learning_rate_limit)
+        ),
+        std_schedule=_decay(config.sigma, config.sigma_decay, config.sigma_limit),
+        fitness_shaping_fn=FITNESS_SHAPING[config.fitness_shaping],
+    )
+
+
+def to_minimised(fitness: jax.Array) -> jax.Array:
+    """``-fitness`` for evosax (which minimises); non-finite values become the worst finite
+    one (all non-finite: all equal, so the mean does not move)."""
+    finite = jnp.isfinite(fitness)
+    negated = jnp.where(finite, -fitness, 0.0)
+    worst = jnp.max(jnp.where(finite, negated, -jnp.inf))
+    return jnp.where(finite, negated, jnp.where(jnp.any(finite), worst, 0.0))
+
+
+def make_generation(
+    strategy: Open_ES, fitness: Fitness, config: ESConfig
+) -> Callable[[Any, jax.Array], tuple[Any, jax.Array]]:
+    """``generation(state, g) -> (state, fitness[population])``: ask, evaluate, tell."""
+    params = strategy.default_params
+
+    def evaluate(population: Any, keys: jax.Array) -> jax.Array:
+        batched = jax.vmap(fitness)
+        if config.eval_batch_size is None:
+            return batched(population, keys)
+        return jax.lax.map(
+            lambda args: fitness(*args), (population, keys), batch_size=config.eval_batch_size
+        )
+
+    def generation(state: Any, g: jax.Array) -> tuple[Any, jax.Array]:
+        key = jax.random.fold_in(jax.random.key(config.seed), g)
+        ask_key, eval_key, tell_key = jax.random.split(key, 3)
+        population, state = strategy.ask(ask_key, state, params)
+        if config.common_random_numbers:
+            keys = jnp.broadcast_to(eval_key, (config.population_size,))
+        else:
+            keys = jax.random.split(eval_key, config.population_size)
+        values = evaluate(population, keys)
+        state, _ = strategy.tell(tell_key, population, to_minimised(values), state, params)
+        return state, values
+
+    return generation
+
+
+def evolve(
+    fitness: Fitness,
+    initial: Any,
+    config: ESConfig,
+    directory: str | os.PathLike | None = None,
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+    on_generation: Callable[[int, np.ndarray], None] | None = None,
+) -> ESResult:
+    """Maximise ``fitness`` over pytrees like ``initial`` (the starting mean) with OpenAI-ES.
+
+    With a ``directory``, checkpoints every ``config.checkpoint_every`` generations, resumes
+    from the latest checkpoint found there (refusing one written under another config), and
+    writes ``history.json`` and ``mean.npz`` (with ``metadata``) at the end.
+    ``on_generation(g, fitness)`` is called after each generation.
+    """
+    config.validate()
+    strategy = make_strategy(config, initial)
+    state = strategy.init(jax.random.key(config.seed), initial, strategy.default_params)
+    num, size = config.num_generations, config.population_size
+    log = {"fitness": np.full((num, size), np.nan, np.float32), "seconds": np.full(num, np.nan)}
+    start = 0
+    manager = None
+    if directory is not None:
+        path = Path(directory)
+        _claim_directory(path, config)
+        manager = checkpoint_manager(path / "checkpoints")
+        if manager.latest_step() is not None:
+            start, saved = restore_state(path / "checkpoints", {"state": state, **log})
+            state = saved["state"]
+            log = {k: np.asarray(saved[k]) for k in log}
+
+    started = time.perf_counter()
+    generation = jax.jit(make_generation(strategy, fitness, config), donate_argnums=0)
+    generation = generation.lower(state, jnp.int32(0)).compile()
+    compile_seconds = time.perf_counter() - started
+
+    bar = tqdm(total=num, initial=start, unit="gen", disable=not progress, leave=False)
+    for g in range(start, num):
+        started = time.perf_counter()
+        state, values = generation(state, jnp.int32(g))
+        values = np.asarray(values)
+        log["fitness"][g], log["seconds"][g] = values, time.perf_counter() - started
+        bar.update(1)
+        bar.set_postfix(mean=f"{np.nanmean(values):.4g}", best=f"{np.nanmax(values):.4g}")
+        done = g + 1
+        if manager is not None and (done % config.checkpoint_every == 0 or done == num):
+            save_state(manager, done, {"state": state, **log})
+            manager.wait_until_finished()  # small state: a kill loses at most this interval
+        if on_generation is not None:
+            on_generation(g, values)
+    bar.close()
+    mean = strategy.get_mean(state)
+    if manager is not None:
+        _write_outputs(Path(directory), log, mean, metadata)
+    return ESResult(mean, state, log["fitness"], log["seconds"], compile_seconds)
+
+
+def _claim_directory(path: Path, config: ESConfig) -> None:
+    """Record ``config`` in ``path``; refuse a directory holding a run of another config."""
+    record = path / "es_config.json"
+    wanted = dataclasses.asdict(config)
+    if record.exists():
+        found = json.loads(record.read_text())
+        if found != wanted:
+            changed = sorted(k for k in wanted if found.get(k) != wanted[k])
+            raise ValueError(
+                f"directory: {path} holds an ES run with another config "
+                f"(differs in {', '.join(changed)}); choose another directory"
+            )
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted, indent=2) + "\n")
+
+
+def _write_outputs(path: Path, log: dict, mean: Any, metadata: dict[str, Any] | None) -> None:
+    fitness = log["fitness"]
+    history = {
+        "generation": list(range(len(fitness))),
+        "fitness_mean": np.nanmean(fitness, axis=1).tolist(),
+        "fitness_max": np.nanmax(fitness, axis=1).tolist(),
+        "fitness_min": np.nanmin(fitness, axis=1).tolist(),
+        "fitness_std": np.nanstd(fitness, axis=1).tolist(),
+        "seconds": log["seconds"].tolist(),
+    }
+    (path / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    save_pytree(path / "mean.npz", mean, metadata)

@@ -1,0 +1,107 @@
+"""The generic evolution-strategy engine (jaxopt_lab.meta.es) on a cheap quadratic fitness."""
+
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxopt_lab.meta import ESConfig, evolve, load_pytree
+from jaxopt_lab.meta.es import to_minimised
+
+TARGET = {"w": jnp.arange(4.0).reshape(2, 2), "b": jnp.array([1.0, -1.0])}
+START = jax.tree.map(jnp.zeros_like, TARGET)
+
+
+def quadratic(params, key):
+    """Higher is better; noisy, so the evaluation key matters."""
+    error = sum(jax.tree.leaves(jax.tree.map(lambda p, t: jnp.sum((p - t) ** 2), params, TARGET)))
+    return -error + 0.01 * jax.random.normal(key)
+
+
+SMALL = ESConfig(population_size=8, num_generations=6, sigma=0.1, learning_rate=0.1)
+
+
+def assert_trees_equal(a, b):
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_maximises_fitness():
+    config = ESConfig(population_size=16, num_generations=150, sigma=0.1, learning_rate=0.05)
+    result = evolve(quadratic, START, config, progress=False)
+    curve = result.fitness.mean(axis=1)
+    assert curve[0] < -5.0 and curve[-10:].mean() > -0.5  # from -16 at the zero start
+    jax.tree.map(lambda m, t: np.testing.assert_allclose(m, t, atol=0.1), result.mean, TARGET)
+
+
+def test_non_finite_fitness_counts_as_worst():
+    minimised = to_minimised(jnp.array([1.0, jnp.nan, 3.0, -jnp.inf]))
+    np.testing.assert_array_equal(minimised, [-1.0, -1.0, -3.0, -1.0])
+    np.testing.assert_array_equal(to_minimised(jnp.array([jnp.nan, jnp.nan])), [0.0, 0.0])
+
+
+def test_kill_and_resume_is_bit_identical(tmp_path):
+    config = replace(SMALL, checkpoint_every=2)
+    whole = evolve(quadratic, START, config, tmp_path / "whole", progress=False)
+
+    def kill(generation, fitness):
+        if generation == 4:  # after the checkpoint at 4 generations, before the one at 6
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evolve(quadratic, START, config, tmp_path / "killed", progress=False, on_generation=kill)
+    assert not (tmp_path / "killed" / "mean.npz").exists()
+    ran = []
+    resumed = evolve(
+        quadratic,
+        START,
+        config,
+        tmp_path / "killed",
+        progress=False,
+        on_generation=lambda g, _: ran.append(g),
+    )
+    assert ran == [4, 5]  # resumed from the checkpoint, not started over
+    assert_trees_equal(resumed.state, whole.state)
+    np.testing.assert_array_equal(resumed.fitness, whole.fitness)
+    assert np.isnan(resumed.seconds).sum() == 0
+
+
+def test_writes_mean_and_history(tmp_path):
+    result = evolve(quadratic, START, SMALL, tmp_path, progress=False, metadata={"kind": "toy"})
+    mean, metadata = load_pytree(tmp_path / "mean.npz", START, expect={"kind": "toy"})
+    assert_trees_equal(mean, result.mean)
+    assert metadata == {"kind": "toy"}
+    assert (tmp_path / "history.json").exists()
+
+
+def test_refuses_a_directory_of_another_config(tmp_path):
+    evolve(quadratic, START, SMALL, tmp_path, progress=False)
+    other = replace(SMALL, sigma=0.2)
+    with pytest.raises(ValueError, match="sigma"):
+        evolve(quadratic, START, other, tmp_path, progress=False)
+
+
+def test_batched_evaluation_matches_vmap():
+    batched = replace(SMALL, eval_batch_size=4)
+    a = evolve(quadratic, START, SMALL, progress=False)
+    b = evolve(quadratic, START, batched, progress=False)
+    np.testing.assert_allclose(a.fitness, b.fitness, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("population_size", 7, "even population"),
+        ("population_size", 0, "even population"),
+        ("fitness_shaping", "rank", "allowed: centered_rank, z_score"),
+        ("eval_batch_size", 3, "must divide population_size"),
+        ("sigma", 0.0, "sigma: got 0.0"),
+        ("learning_rate_limit", 1.0, "learning_rate_limit"),
+        ("num_generations", 0, "num_generations"),
+    ],
+)
+def test_bad_config_fails_before_compiling(field, value, match):
+    config = replace(SMALL, **{field: value})
+    with pytest.raises(ValueError, match=match):
+        evolve(quadratic, START, config, progress=False)
