@@ -1,0 +1,146 @@
+"""Algorithms x environments x seeds: one vmapped program per (algorithm, environment).
+
+Seeds always share a compiled program. Algorithms and environments cannot: observation and
+action shapes differ between environments, and the algorithms differ in static structure (the
+MDPO and TRPO updates are other programs than the PPO-family minibatch loop). A comparison is
+therefore ``len(algos) * len(envs)`` programs, each writing an ordinary run directory, plus a
+combined table and one learning-curve figure per environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from jaxopt_lab.analysis import load_runs, plot_runs
+from jaxopt_lab.experiment.run import check_run_dir, run_experiment, validate_experiment
+from jaxopt_lab.rl.config import TrainConfig
+
+TABLE_COLUMNS = (
+    "env",
+    "algo",
+    "status",
+    "iqm",
+    "ci_low",
+    "ci_high",
+    "num_seeds",
+    "total_timesteps",
+    "compile_seconds",
+    "train_seconds",
+    "steps_per_second",
+)
+
+
+def run_name(config: TrainConfig) -> str:
+    """Directory name of one run inside a comparison: ``<algo>--<env>`` (``/`` -> ``_``)."""
+    return f"{config.algo}--{config.env.replace('/', '_')}"
+
+
+def validate_comparison(
+    configs: Sequence[TrainConfig], num_seeds: int, out: str | os.PathLike
+) -> Path:
+    """Check every config and the output directory before anything compiles."""
+    if not configs:
+        raise ValueError("algos/envs: nothing to compare")
+    names = [run_name(config) for config in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"algos/envs: duplicate runs in {names}")
+    path = check_run_dir(out)
+    if (path / "table.csv").exists():
+        raise ValueError(f"out: {path} already holds a finished comparison")
+    for config in configs:
+        validate_experiment(config, num_seeds, path / run_name(config), checkpoint_every=5)
+    return path
+
+
+def run_comparison(
+    configs: Sequence[TrainConfig],
+    num_seeds: int,
+    out: str | os.PathLike,
+    seed: int = 0,
+    progress: bool = True,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
+    """Train every config over ``num_seeds`` seeds, then write ``table.csv``, ``table.md``
+    and ``curves-<env>.png`` into ``out``. Returns the table."""
+    path = validate_comparison(configs, num_seeds, out)
+    path.mkdir(parents=True, exist_ok=True)
+    run_dirs = [path / run_name(config) for config in configs]
+    for config, run_dir in zip(configs, run_dirs, strict=True):
+        try:
+            summary = run_experiment(
+                config, num_seeds=num_seeds, seed=seed, out=run_dir, progress=progress
+            )
+        except Exception:  # recorded as crashed in its summary.json; the others still run
+            summary = json.loads((run_dir / "summary.json").read_text())
+        if on_run is not None:
+            on_run(summary)
+    table = comparison_table(run_dirs)
+    table.to_csv(path / "table.csv", index=False)
+    (path / "table.md").write_text(format_table(table) + "\n")
+    plot_comparison(path, [d for d in run_dirs if (d / "metrics.parquet").is_file()])
+    return table
+
+
+def comparison_table(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """One row per run: IQM of the final return over seeds with its 95% bootstrap CI."""
+    rows = []
+    for run_dir in run_dirs:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+        rows.append({column: summary.get(column) for column in TABLE_COLUMNS})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """Markdown table: env, algorithm, IQM [95% CI], seeds, env steps, wall times."""
+    lines = [
+        "| env | algo | IQM final return | 95% CI | seeds | env steps / seed "
+        "| compile s | train s | env steps/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        if row.status == "ok":
+            result, interval = f"{row.iqm:.1f}", f"{row.ci_low:.1f} .. {row.ci_high:.1f}"
+        else:
+            result, interval = f"NOT A RESULT ({row.status})", "-"
+        lines.append(
+            f"| {row.env} | {row.algo} | {result} | {interval} | {row.num_seeds} "
+            f"| {row.total_timesteps:,} | {_seconds(row.compile_seconds)} "
+            f"| {_seconds(row.train_seconds)} | {_rate(row.steps_per_second)} |"
+        )
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.1f}"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:,.0f}"
+
+
+def plot_comparison(path: Path, run_dirs: Sequence[str | os.PathLike]) -> list[Path]:
+    """One figure per environment: a learning curve (IQM band over seeds) per algorithm."""
+    if not run_dirs:
+        return []
+    frame = load_runs(list(run_dirs))
+    figures = []
+    for env, runs in frame.groupby("env", sort=False):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_runs(runs, group="algo", ax=ax)
+        ax.set_title(str(env))
+        figure = path / f"curves-{str(env).replace('/', '_')}.png"
+        fig.tight_layout()
+        fig.savefig(figure, dpi=120)
+        plt.close(fig)
+        figures.append(figure)
+    return figures
