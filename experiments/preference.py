@@ -1,0 +1,79 @@
+"""Reward-vs-KL frontier of preference losses on the lab's synthetic task (issue 6).
+
+python experiments/preference.py                     # 8 losses x 7 betas x 5 seeds, a few minutes
+python experiments/preference.py --losses sigmoid discopop --num-seeds 5
+python experiments/preference.py --losses sigmoid --loss runs/discover/mean.npz  # a learned loss
+python experiments/preference.py --help              # every lab setting is a flag (--lab.*)
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+import tyro
+
+import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.experiment.cli import fail
+from jaxopt_lab.pref.config import LabConfig
+from jaxopt_lab.pref.frontier import (
+    DEFAULT_BETAS,
+    DEFAULT_LOSSES,
+    FrontierSpec,
+    run_frontier,
+    validate_frontier,
+)
+
+
+@dataclass(frozen=True)
+class PreferenceArgs:
+    """Train every loss at every beta over several seeds in one compiled program."""
+
+    losses: tuple[str, ...] = DEFAULT_LOSSES
+    """Registry names (jaxopt_lab.objectives.PREFERENCE_LOSSES)."""
+    loss: tuple[str, ...] = ()
+    """Discovered losses: mean.npz files or run directories of experiments/discover_loss.py."""
+    betas: tuple[float, ...] = DEFAULT_BETAS
+    num_seeds: int = 5
+    """Data seeds (each: its own SFT reference, preference pairs and eval prompts)."""
+    seed: int = 0
+    learning_rate: float = 1e-3
+    out: str | None = None
+    """Run directory (default: runs/preference-<time>)."""
+    figure: str | None = None
+    """Also copy frontier.png here (e.g. docs/preference_frontier.png)."""
+    progress: bool = True
+    lab: LabConfig = field(default_factory=LabConfig)
+
+
+def main() -> int:
+    args = tyro.cli(PreferenceArgs)
+    spec = FrontierSpec(
+        losses=args.losses,
+        loss_files=args.loss,
+        betas=args.betas,
+        num_seeds=args.num_seeds,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+    )
+    try:
+        out, _, _ = validate_frontier(args.lab, spec, args.out)
+    except ValueError as error:
+        fail(str(error))
+    summary = run_frontier(args.lab, spec, out=str(out), progress=args.progress)
+    print((out / "table.md").read_text())
+    print(
+        f"{summary['runs']} runs ({len(spec.betas)} betas x {spec.num_seeds} seeds x "
+        f"{len(summary['losses'])} losses): build {summary['build_seconds']:.1f} s, compile "
+        f"{summary['compile_seconds']:.1f} s, train {summary['train_seconds']:.1f} s "
+        f"({summary['pairs_per_second']:,.0f} pairs/s), wall {summary['wall_seconds']:.1f} s"
+        f"  [{summary['status']}]"
+    )
+    if args.figure:
+        shutil.copyfile(out / "frontier.png", args.figure)
+    print(f"run directory: {out}")
+    return 0 if summary["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

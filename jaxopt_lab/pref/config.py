@@ -1,0 +1,111 @@
+"""Static configuration of the preference-learning lab and its traced hyperparameters."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class PrefHParams(NamedTuple):
+    """Traced values of one preference-training run (``vmap`` sweeps them).
+
+    ``loss_index`` picks one of the trainer's losses (``lax.switch``); ``loss_params`` is the
+    parameter pytree of a learned loss (``()`` for the registry's fixed losses).
+    """
+
+    beta: jax.Array
+    learning_rate: jax.Array
+    loss_index: jax.Array
+    loss_params: Any = ()
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """The synthetic task, the policy, the reference's SFT and the preference training.
+
+    Task: prompts of ``prompt_length`` and completions of ``completion_length`` tokens over
+    ``vocab_size`` tokens (see :mod:`jaxopt_lab.pref.task`). Every field is static; the
+    swept numbers (beta, learning rate, loss) are :class:`PrefHParams`.
+    """
+
+    vocab_size: int = 8
+    prompt_length: int = 4
+    completion_length: int = 6
+    task_seed: int = 0
+    """Seed of the demonstrator's transition matrix (the fixed "language" of the task)."""
+    dirichlet_alpha: float = 0.5
+    """Concentration of the demonstrator's transition rows (small: peaked, language-like)."""
+    repeat_penalty: float = 0.5
+    """Ground-truth reward lost per repeated adjacent token (fraction of the L - 1 pairs)."""
+    bt_scale: float = 4.0
+    """Inverse temperature of the Bradley-Terry labeller: P(y1 > y2) = sigma(s (r1 - r2))."""
+    hidden: int = 64
+    num_demos: int = 8192
+    sft_steps: int = 600
+    sft_batch_size: int = 256
+    sft_learning_rate: float = 3e-3
+    num_pairs: int = 4096
+    num_steps: int = 200
+    batch_size: int = 64
+    log_every: int = 10
+    eval_prompts: int = 256
+    eval_samples: int = 4
+    """Completions sampled per held-out prompt for the reward and KL estimates."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field out of range."""
+        positive = (
+            "vocab_size",
+            "prompt_length",
+            "completion_length",
+            "hidden",
+            "num_demos",
+            "sft_steps",
+            "sft_batch_size",
+            "num_pairs",
+            "num_steps",
+            "batch_size",
+            "log_every",
+            "eval_prompts",
+            "eval_samples",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: got {value!r}; must be an integer >= 1")
+        if self.vocab_size < 2:
+            raise ValueError(f"vocab_size: got {self.vocab_size}; must be >= 2")
+        if self.completion_length < 2:
+            raise ValueError(f"completion_length: got {self.completion_length}; must be >= 2")
+        for name in ("dirichlet_alpha", "bt_scale", "sft_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: got {getattr(self, name)!r}; must be > 0")
+        if self.repeat_penalty < 0:
+            raise ValueError(f"repeat_penalty: got {self.repeat_penalty!r}; must be >= 0")
+        if self.num_steps % self.log_every:
+            raise ValueError(
+                f"log_every: got {self.log_every}; must divide num_steps ({self.num_steps})"
+            )
+        if self.batch_size > self.num_pairs:
+            raise ValueError(
+                f"batch_size: got {self.batch_size}; must be <= num_pairs ({self.num_pairs})"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_hparams(
+    beta: float | jax.Array, learning_rate: float | jax.Array, loss_index: int | jax.Array = 0
+) -> PrefHParams:
+    """:class:`PrefHParams` as arrays (broadcast together, so vectors give a sweep)."""
+    beta, learning_rate, loss_index = jnp.broadcast_arrays(
+        jnp.asarray(beta, jnp.float32),
+        jnp.asarray(learning_rate, jnp.float32),
+        jnp.asarray(loss_index, jnp.int32),
+    )
+    return PrefHParams(beta, learning_rate, loss_index)
