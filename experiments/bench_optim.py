@@ -6,6 +6,8 @@ Each optimizer's median time per update (repetitions interleaved across optimize
 machine being shared) as a ratio to ``optax.adamw`` measured in the same run, and its state
 bytes per parameter. SAM is reported against its base optimizer plus one extra gradient
 evaluation of the same (cheap, quadratic) loss: the ratio is its overhead beyond that.
+``adamp (fires)`` gets gradients orthogonal to every channel of its matrices and kernels, so
+its projection fires everywhere (the other cases' gradients leave it off).
 Issue 5's targets: cautious_adamw, lion <= 1.15x; adamp <= 1.6x; sam overhead <= 1.2x.
 """
 
@@ -47,6 +49,18 @@ def quadratic_grad(params: dict[str, jax.Array]) -> dict[str, jax.Array]:
     return jax.tree.map(lambda p: p + 1.0, params)
 
 
+def tangent(params: dict[str, jax.Array], grads: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """``grads`` minus their radial component per output channel: AdamP's projection fires."""
+
+    def leaf(p: jax.Array, g: jax.Array) -> jax.Array:
+        if p.ndim < 2:
+            return g
+        axes = tuple(range(1, p.ndim))
+        return g - p * jnp.sum(g * p, axes, keepdims=True) / jnp.sum(p * p, axes, keepdims=True)
+
+    return jax.tree.map(leaf, params, grads)
+
+
 def make_step(opt: optax.GradientTransformation, extra_grad: bool) -> Callable:
     """One jitted update; ``extra_grad`` adds one ``quadratic_grad`` evaluation (SAM's base)."""
 
@@ -65,6 +79,7 @@ def main() -> None:
     grads = quadratic_grad(params)
     n = sum(p.size for p in jax.tree.leaves(params))
     lr = 1e-3
+    fires = tangent(params, grads)
     cases = {
         "optax.adamw": (optax.adamw(lr, weight_decay=1e-2), False),
         "adam": (optim.adam(lr), False),
@@ -72,6 +87,7 @@ def main() -> None:
         "cautious_adamw": (optim.cautious_adamw(lr), False),
         "cautious_lion": (optim.cautious_lion(lr / 5, weight_decay=0.05), False),
         "adamp": (optim.adamp(lr, weight_decay=1e-2), False),
+        "adamp (fires)": (optim.adamp(lr, weight_decay=1e-2), False),
         "sgdp": (optim.sgdp(lr, momentum=0.9, weight_decay=1e-2), False),
         "adamw + 1 grad": (optax.adamw(lr, weight_decay=1e-2), True),
         "sam(adamw)": (optim.sam(optax.adamw(lr, weight_decay=1e-2)), False),
@@ -81,13 +97,14 @@ def main() -> None:
         step = make_step(opt, extra_grad)
         p, s = jax.tree.map(jnp.copy, params), opt.init(params)
         state_bytes[name] = sum(x.nbytes for x in jax.tree.leaves(s))
-        p, s = jax.block_until_ready(step(p, s, grads))  # compile
-        runs[name], times[name] = [step, p, s], []
+        g = fires if name.endswith("(fires)") else grads
+        p, s = jax.block_until_ready(step(p, s, g))  # compile
+        runs[name], times[name] = [step, p, s, g], []
     for _ in range(args.repeats):
         for name, run in runs.items():
-            step, p, s = run
+            step, p, s, g = run
             start = time.perf_counter()
-            run[1:] = jax.block_until_ready(step(p, s, grads))
+            run[1:3] = jax.block_until_ready(step(p, s, g))
             times[name].append(time.perf_counter() - start)
 
     median = {name: float(np.median(t)) for name, t in times.items()}

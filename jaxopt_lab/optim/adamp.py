@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxopt_lab.optim.reductions import fused_sums
 from jaxopt_lab.optim.validation import check_non_negative, check_positive, check_unit_interval
 
 
@@ -24,27 +25,30 @@ def _project(
 
     Channel view ``[shape[0], -1]`` first, then layer view ``[1, -1]``; a view fires when
     ``max_rows |cos(g, p)| < delta / sqrt(row_length)`` (torch's cosine, clamped norms), and then
-    ``d <- d - p_n * sum_row(p_n * d)`` with ``p_n = p / (|p|_row + eps)``. The layer view's sums
-    are the sums of the channel rows' sums, so one pass of reductions serves both views.
+    ``d <- d - p_n * sum_row(p_n * d)`` with ``p_n = p / (|p|_row + eps)``.
+
+    Cost: one fused pass computes the four per-channel sums ``p.p, g.g, g.p, p.d`` that both
+    views need (the layer view's sums are the sums of the channels' sums), and the projected
+    direction is ``d - p * coef`` with one coefficient per channel, so the caller's final
+    elementwise update absorbs it. Everything stays in ``p``'s own shape: XLA then updates
+    donated parameters in place.
     """
     acc = jnp.promote_types(d.dtype, jnp.float32)
-    rows = p.shape[0]
-    P = p.reshape(rows, -1).astype(acc)
-    G = g.reshape(rows, -1).astype(acc)
-    D = d.reshape(rows, -1).astype(acc)
-    pp, gg, gp, pd = (jnp.sum(x * y, axis=1) for x, y in ((P, P), (G, G), (G, P), (P, D)))
+    P, G, D = (x.astype(acc) for x in (p, g, d))
+    pp, gg, gp, pd = fused_sums((P * P, G * G, G * P, P * D), tuple(range(1, p.ndim)))
+    layer_pp, layer_gg, layer_gp, layer_pd = fused_sums((pp, gg, gp, pd), (0,))
 
     def abs_cos(gp: jax.Array, gg: jax.Array, pp: jax.Array) -> jax.Array:
         return jnp.abs(gp) / (jnp.maximum(jnp.sqrt(gg), eps) * jnp.maximum(jnp.sqrt(pp), eps))
 
-    channel = jnp.max(abs_cos(gp, gg, pp)) < delta / math.sqrt(P.shape[1])
-    layer = abs_cos(gp.sum(), gg.sum(), pp.sum()) < delta / math.sqrt(P.size)
+    channel = jnp.max(abs_cos(gp, gg, pp)) < delta / math.sqrt(p.size // p.shape[0])
+    layer = abs_cos(layer_gp, layer_gg, layer_pp) < delta / math.sqrt(p.size)
     coef = jnp.where(
         channel,
         pd / jnp.square(jnp.sqrt(pp) + eps),
-        jnp.where(layer, pd.sum() / jnp.square(jnp.sqrt(pp.sum()) + eps), 0.0),
+        jnp.where(layer, layer_pd / jnp.square(jnp.sqrt(layer_pp) + eps), 0.0),
     )
-    projected = (D - P * coef[:, None]).reshape(d.shape)
+    projected = D - P * coef.reshape(-1, *[1] * (p.ndim - 1))
     return projected, jnp.where(channel | layer, wd_ratio, 1.0)
 
 

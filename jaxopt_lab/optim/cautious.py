@@ -9,6 +9,7 @@ import optax
 
 from jaxopt_lab.optim.adam import check_adam_args
 from jaxopt_lab.optim.lion import check_lion_args
+from jaxopt_lab.optim.reductions import fused_sums
 
 
 class CautiousState(NamedTuple):
@@ -18,8 +19,19 @@ class CautiousState(NamedTuple):
 
 
 def _mask(u: jax.Array, g: jax.Array) -> jax.Array:
+    """``u * phi / max(mean(phi), 1e-3)`` with ``phi = 1[u * g > 0]``.
+
+    The agreements are counted exactly in int32, in one fused pass over ``u`` and ``g``: the
+    disagreements are counted alongside (``max(agree, -disagree)`` is ``agree``) so that XLA
+    keeps a two-output reduce, which it fuses with the comparison, instead of materialising
+    the mask for a one-output one (see :func:`fused_sums`).
+    """
     agree = u * g > 0
-    frac = jnp.mean(agree, dtype=jnp.promote_types(u.dtype, jnp.float32))
+    count, disagree = fused_sums(
+        (agree.astype(jnp.int32), (u * g < 0).astype(jnp.int32)), tuple(range(u.ndim))
+    )
+    acc = jnp.promote_types(u.dtype, jnp.float32)
+    frac = jnp.maximum(count, -disagree).astype(acc) / u.size
     scale = 1.0 / jnp.maximum(frac, 1e-3)
     return jnp.where(agree, u * scale.astype(u.dtype), jnp.zeros_like(u))
 
