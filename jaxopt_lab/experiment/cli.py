@@ -10,14 +10,16 @@ from dataclasses import dataclass
 
 import tyro
 
-from jaxopt_lab.rl.config import ALGOS, TrainConfig, config_for
+from jaxopt_lab.rl.config import ALGOS, OPTIMIZERS, TrainConfig, config_for
 
 
 @dataclass(frozen=True)
 class TrainArgs(TrainConfig):
     """Train ``num_seeds`` seeds in one vmapped program and write a run directory.
 
-    Defaults of the training hyperparameters are the library's preset for ``--env``.
+    Defaults of the training hyperparameters are the library's preset for ``--env``; with
+    ``--optimizer`` and no ``--learning-rate``, the preset's learning rate rescaled to that
+    optimizer (``jaxopt_lab.rl.optimizers.LR_SCALE``). An explicit ``--learning-rate`` wins.
     """
 
     num_seeds: int = 8
@@ -42,9 +44,11 @@ def parse_train_args(argv: Sequence[str] | None = None) -> TrainArgs:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--env", default=TrainConfig.env)
     pre.add_argument("--algo", default=TrainConfig.algo)
+    pre.add_argument("--optimizer")
     known, _ = pre.parse_known_args(argv)
     if _is_known_env(known.env) and known.algo in ALGOS:
-        preset = config_for(known.env, known.algo)
+        chosen = {"optimizer": known.optimizer} if known.optimizer in OPTIMIZERS else {}
+        preset = config_for(known.env, known.algo, **chosen)
     else:  # validation reports the unknown name before anything runs
         preset = TrainConfig(env=known.env, algo=known.algo)
     default = TrainArgs(**dataclasses.asdict(preset))

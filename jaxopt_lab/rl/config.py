@@ -10,9 +10,10 @@ import jax.numpy as jnp
 
 from jaxopt_lab._checks import check_choice
 from jaxopt_lab.envs import validate_env_name
+from jaxopt_lab.rl.optimizers import LR_SCALE, OPTIMIZER_STEPS
 
 ALGOS = ("ppo", "a2c", "dpo", "mdpo", "trpo")
-OPTIMIZERS = ("adam", "rmsprop")
+OPTIMIZERS = tuple(OPTIMIZER_STEPS)
 ACTIVATIONS = ("tanh", "relu")
 BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
 
@@ -52,6 +53,9 @@ class TrainConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     optimizer: str = "adam"
+    sam_rho: float | None = None
+    """SAM's radius: wrap the optimizer (gradient clipping included) in ``jaxopt_lab.optim.sam``
+    with this ``rho`` (0 is plain SAM bookkeeping with no perturbation); ``None``: no SAM."""
     anneal_lr: bool = True
     normalize_advantages: bool = True
     clip_value_loss: bool = True
@@ -102,6 +106,8 @@ class TrainConfig:
         validate_env_name(self.env)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.sam_rho is not None and not self.sam_rho >= 0:
+            raise ValueError(f"sam_rho: got {self.sam_rho}; must be >= 0 (or None for no SAM)")
         check_choice("brax_backend", self.brax_backend, BRAX_BACKENDS)
         for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches", "eval_episodes"):
             _positive(name, getattr(self, name))
@@ -215,7 +221,17 @@ ALGO_PRESETS: dict[str, dict[str, Any]] = {
 
 def config_for(env: str = "CartPole-v1", algo: str = "ppo", **overrides: Any) -> TrainConfig:
     """The library's defaults for ``env`` (``PRESETS``), then ``algo`` (``ALGO_PRESETS``),
-    then ``overrides``."""
+    then ``overrides``.
+
+    An ``optimizer`` override without a ``learning_rate`` one rescales the preset's learning
+    rate to that optimizer (``jaxopt_lab.rl.optimizers.LR_SCALE``, e.g. 5x smaller for Lion);
+    an explicit ``learning_rate`` is used as given.
+    """
     check_choice("algo", algo, ALGOS)
     preset = {**PRESETS.get(env, {}), **ALGO_PRESETS[algo]}
+    optimizer = overrides.get("optimizer")
+    if optimizer in LR_SCALE and "learning_rate" not in overrides:
+        tuned_for = preset.get("optimizer", TrainConfig.optimizer)
+        learning_rate = preset.get("learning_rate", TrainConfig.learning_rate)
+        preset["learning_rate"] = learning_rate * LR_SCALE[optimizer] / LR_SCALE[tuned_for]
     return TrainConfig(env=env, algo=algo, **{**preset, **overrides})

@@ -26,10 +26,12 @@ from jaxopt_lab.objectives import (
     ppo_drift,
     value_loss,
 )
+from jaxopt_lab.optim import sam
 from jaxopt_lab.rl.config import HParams, TrainConfig
 from jaxopt_lab.rl.distributions import make_distribution
 from jaxopt_lab.rl.gae import gae
 from jaxopt_lab.rl.networks import ActorCritic, init_params
+from jaxopt_lab.rl.optimizers import optimizer_step
 from jaxopt_lab.rl.trpo import natural_gradient_step
 
 
@@ -125,11 +127,12 @@ def make_trainer(config: TrainConfig) -> Trainer:
                 done = (count // steps_per_update).astype(jnp.float32)
                 return hp.learning_rate * (1.0 - done / config.num_updates)
 
-        if config.optimizer == "rmsprop":  # PyTorch's RMSprop (SPEC section 2)
-            step = optax.rmsprop(learning_rate, decay=0.99, eps=1e-5, eps_in_sqrt=False)
-        else:
-            step = optax.adam(learning_rate, eps=1e-5)
-        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), step)
+        step = optimizer_step(config.optimizer, learning_rate)
+        optimizer = optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), step)
+        if config.sam_rho is None:
+            return optimizer
+        # SAM perturbs along the raw gradient; the clip then applies to the perturbed one.
+        return sam(optimizer, rho=config.sam_rho)
 
     def init(key: jax.Array, hp: HParams) -> RunnerState:
         key, net_key, env_key = jax.random.split(key, 3)
@@ -208,7 +211,11 @@ def make_trainer(config: TrainConfig) -> Trainer:
         def minibatch_step(carry, minibatch: Batch):
             params, opt_state = carry
             (loss, diagnostics), grads = grad_fn(params, minibatch, hp)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
+
+            def minibatch_grad(params):  # SAM's gradient at its perturbed point
+                return jax.grad(loss_fn, has_aux=True)(params, minibatch, hp)[0]
+
+            updates, opt_state = optimizer.update(grads, opt_state, params, grad_fn=minibatch_grad)
             params = optax.apply_updates(params, updates)
             diagnostics = {**diagnostics, "loss": loss, "grad_norm": optax.global_norm(grads)}
             return (params, opt_state), diagnostics
@@ -298,10 +305,13 @@ def make_trainer(config: TrainConfig) -> Trainer:
                 "entropy": dist.entropy().mean(),
             }
 
+        def actor_grad(actor):  # SAM's gradient at its perturbed point
+            return jax.grad(loss_fn, has_aux=True)(actor)[0]
+
         def step(carry, _):
             actor, opt_state = carry
             (_, diagnostics), grads = jax.value_and_grad(loss_fn, has_aux=True)(actor)
-            updates, opt_state = optimizer.update(grads, opt_state, actor)
+            updates, opt_state = optimizer.update(grads, opt_state, actor, grad_fn=actor_grad)
             return (optax.apply_updates(actor, updates), opt_state), diagnostics
 
         (actor, opt_state), diagnostics = jax.lax.scan(
