@@ -3,6 +3,7 @@
 python experiments/compare.py                                   # the README's comparison
 python experiments/compare.py --algos ppo trpo --envs CartPole-v1 --num-seeds 4
 python experiments/compare.py --total-timesteps 100000 --out runs/quick
+python experiments/compare.py --algos ppo dpo --drift runs/lpo/mean.npz  # + a learned drift
 
 Each (algorithm, environment) pair uses the library's presets (``config_for``) and writes an
 ordinary run directory under ``--out``; the comparison adds ``table.csv``, ``table.md`` and
@@ -24,8 +25,10 @@ from jaxopt_lab.rl.config import ALGOS, config_for
 class CompareArgs:
     """Train every algorithm on every environment over ``num_seeds`` seeds."""
 
-    algos: tuple[str, ...] = ALGOS
-    """Algorithms to compare."""
+    algos: tuple[str, ...] = tuple(algo for algo in ALGOS if algo != "lpo")
+    """Algorithms to compare (lpo needs --drift)."""
+    drift: str | None = None
+    """Learned drift file (mean.npz of experiments/lpo_meta.py): adds lpo to the algorithms."""
     envs: tuple[str, ...] = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "brax/inverted_pendulum")
     """Environments (gymnax ids or brax/<name>)."""
     num_seeds: int = 8
@@ -45,7 +48,12 @@ def main() -> int:
     overrides = {} if args.total_timesteps is None else {"total_timesteps": args.total_timesteps}
     out = args.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        configs = [config_for(env, algo, **overrides) for env in args.envs for algo in args.algos]
+        algos = (*args.algos, "lpo") if args.drift and "lpo" not in args.algos else args.algos
+        configs = [
+            config_for(env, algo, **overrides, **({"drift": args.drift} if algo == "lpo" else {}))
+            for env in args.envs
+            for algo in algos
+        ]
         path = validate_comparison(configs, args.num_seeds, out)
     except ValueError as error:
         fail(str(error))

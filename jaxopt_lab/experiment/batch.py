@@ -22,9 +22,10 @@ def seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, jax.Array]:
 
 
 def broadcast_hparams(hparams: HParams, num_seeds: int) -> HParams:
-    """Give every hyperparameter a leading seed axis (scalars are repeated)."""
+    """Give every hyperparameter (and learned-drift array) a leading seed axis (repeated)."""
     return jax.tree.map(
-        lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), (num_seeds,)), hparams
+        lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), (num_seeds, *jnp.shape(x))),
+        hparams,
     )
 
 

@@ -112,6 +112,11 @@ def validate_experiment(
 ) -> Path:
     """Check everything about an experiment's input; returns its run directory (not created)."""
     config.validate()
+    if config.algo == "lpo" and config.drift is None:
+        raise ValueError(
+            "drift: algo lpo needs --drift PATH, a learned drift file "
+            "(e.g. mean.npz written by experiments/lpo_meta.py)"
+        )
     if num_seeds < 1:
         raise ValueError(f"num_seeds: got {num_seeds}; must be >= 1")
     if checkpoint_every < 1:

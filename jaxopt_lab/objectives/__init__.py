@@ -1,5 +1,12 @@
 """Pure loss functions: policy drifts and penalties, value losses, preference losses."""
 
+from jaxopt_lab.objectives.learned_drift import (
+    LearnedDrift,
+    learned_drift,
+    load_learned_drift,
+    lpo_features,
+    save_learned_drift,
+)
 from jaxopt_lab.objectives.policy import (
     discovered_drift,
     drift_policy_loss,
@@ -38,6 +45,7 @@ from jaxopt_lab.objectives.value import value_loss
 __all__ = [
     "BATCH_DEPENDENT_LOSSES",
     "PREFERENCE_LOSSES",
+    "LearnedDrift",
     "apo_down_loss",
     "apo_zero_loss",
     "aqfl_loss",
@@ -54,6 +62,9 @@ __all__ = [
     "implicit_rewards",
     "ipo_loss",
     "kto_pair_loss",
+    "learned_drift",
+    "load_learned_drift",
+    "lpo_features",
     "mdpo_loss",
     "nca_pair_loss",
     "padll_loss",
@@ -61,6 +72,7 @@ __all__ = [
     "ppo_clip_loss",
     "ppo_drift",
     "robust_loss",
+    "save_learned_drift",
     "sigmoid_loss",
     "sppo_hard_loss",
     "validate_preference_inputs",

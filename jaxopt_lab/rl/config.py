@@ -10,9 +10,10 @@ import jax.numpy as jnp
 
 from jaxopt_lab._checks import check_choice
 from jaxopt_lab.envs import validate_env_name
+from jaxopt_lab.objectives.learned_drift import LearnedDrift, load_learned_drift
 from jaxopt_lab.rl.optimizers import LR_SCALE, OPTIMIZER_STEPS
 
-ALGOS = ("ppo", "a2c", "dpo", "mdpo", "trpo")
+ALGOS = ("ppo", "a2c", "dpo", "mdpo", "trpo", "lpo")
 OPTIMIZERS = tuple(OPTIMIZER_STEPS)
 ACTIVATIONS = ("tanh", "relu")
 BRAX_BACKENDS = ("spring", "positional", "generalized", "mjx")
@@ -32,6 +33,9 @@ class HParams(NamedTuple):
     dpo_beta: jnp.ndarray
     max_kl: jnp.ndarray
     cg_damping: jnp.ndarray
+    # A learned drift (algo lpo), a pytree of arrays: vmap over it trains a population of drifts.
+    # Keep it the last field (it alone has a default; it is not a TrainConfig number).
+    drift: LearnedDrift | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,11 @@ class TrainConfig:
     cg_damping: float = 0.1
     mdpo_steps: int = 10
     cg_iterations: int = 10
+    fisher_subsample: int = 1
     backtrack_coef: float = 0.8
     backtrack_steps: int = 10
+    drift: str | None = None
+    """Learned drift file for algo lpo (written by experiments/lpo_meta.py)."""
 
     @property
     def batch_size(self) -> int:
@@ -94,8 +101,10 @@ class TrainConfig:
         return self.total_timesteps // self.batch_size
 
     def hparams(self) -> HParams:
-        """The traced hyperparameters as float32 scalars."""
-        return HParams(*(jnp.float32(getattr(self, name)) for name in HParams._fields))
+        """The traced hyperparameters as float32 scalars, and the drift file's drift."""
+        numbers = [name for name in HParams._fields if name != "drift"]
+        drift = load_learned_drift(self.drift) if self.drift is not None else None
+        return HParams(*(jnp.float32(getattr(self, name)) for name in numbers), drift=drift)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -103,6 +112,10 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the field, its value and what is allowed."""
         check_choice("algo", self.algo, ALGOS)
+        if self.drift is not None:
+            if self.algo != "lpo":
+                raise ValueError(f"drift: a learned drift is for algo lpo, not {self.algo!r}")
+            load_learned_drift(self.drift)  # ValueError for a wrong file
         validate_env_name(self.env)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -127,7 +140,7 @@ class TrainConfig:
             )
         if self.clip_eps <= 0:
             raise ValueError(f"clip_eps: got {self.clip_eps}; must be > 0")
-        for name in ("mdpo_steps", "cg_iterations", "backtrack_steps"):
+        for name in ("mdpo_steps", "cg_iterations", "backtrack_steps", "fisher_subsample"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
         if not 0.0 < self.backtrack_coef < 1.0:
@@ -216,6 +229,8 @@ ALGO_PRESETS: dict[str, dict[str, Any]] = {
     "mdpo": {"mdpo_steps": 10, "learning_rate": 3e-4, "ent_coef": 0.0},
     # Schulman et al. 2015: KL-constrained natural gradient; critic fitted with Adam.
     "trpo": {"max_kl": 0.01, "cg_damping": 0.1, "cg_iterations": 10, "ent_coef": 0.0},
+    # Lu et al. 2022: LPO is PPO's setting with a learned drift in place of the clip.
+    "lpo": {},
 }
 
 

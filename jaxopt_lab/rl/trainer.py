@@ -26,6 +26,7 @@ from jaxopt_lab.objectives import (
     ppo_drift,
     value_loss,
 )
+from jaxopt_lab.objectives.learned_drift import learned_drift
 from jaxopt_lab.optim import sam
 from jaxopt_lab.rl.config import HParams, TrainConfig
 from jaxopt_lab.rl.distributions import make_distribution
@@ -43,12 +44,22 @@ def _discovered_drift(ratio: jax.Array, advantages: jax.Array, hp: HParams) -> j
     return discovered_drift(ratio, advantages, hp.dpo_alpha, hp.dpo_beta)
 
 
+def _learned_drift(ratio: jax.Array, advantages: jax.Array, hp: HParams) -> jax.Array:
+    if hp.drift is None:
+        raise ValueError(
+            "drift: algo lpo needs a learned drift (TrainConfig.drift, a file, or HParams.drift)"
+        )
+    return learned_drift(ratio, advantages, hp.drift)
+
+
 # Drift of each algorithm, with its hyperparameters read from the traced HParams. A2C is PPO
-# under the A2C preset (Huang et al. 2022): the clip cannot bind at r = 1.
+# under the A2C preset (Huang et al. 2022): the clip cannot bind at r = 1. LPO's drift network
+# is itself a traced input (HParams.drift), so one program trains a population of drifts.
 DRIFTS: dict[str, Callable[[jax.Array, jax.Array, HParams], jax.Array]] = {
     "ppo": _ppo_drift,
     "a2c": _ppo_drift,
     "dpo": _discovered_drift,
+    "lpo": _learned_drift,
 }
 
 
@@ -330,10 +341,14 @@ def make_trainer(config: TrainConfig) -> Trainer:
             ratio, advantages, _, _ = policy_terms(actor, critic, batch, old_policy)
             return jnp.mean(ratio * advantages)
 
-        def kl_old_new(actor):
+        def kl_old_new(actor, batch=batch, old_policy=old_policy):
             _, _, dist, old = policy_terms(actor, critic, batch, old_policy)
             return old.kl(dist).mean()
 
+        fisher_batch = jax.tree.map(lambda x: x[:: config.fisher_subsample], batch)
+        fisher_old = jax.lax.stop_gradient(
+            network.apply(merge_params(actor, critic), fisher_batch.obs)[0]
+        )
         actor, info = natural_gradient_step(
             surrogate,
             kl_old_new,
@@ -343,6 +358,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
             config.cg_iterations,
             config.backtrack_coef,
             config.backtrack_steps,
+            fisher_kl=partial(kl_old_new, batch=fisher_batch, old_policy=fisher_old),
         )
         entropy = policy_terms(actor, critic, batch, old_policy)[2].entropy().mean()
         diagnostics = {

@@ -1,0 +1,96 @@
+"""The learned drift of LPO, "Learned Policy Optimisation" (Lu et al. 2022, "Discovered Policy
+Optimisation").
+
+``drift(r, A) = relu(f_phi(x) - 1e-4)``, ``f_phi = Dense(1, no bias) . tanh . Dense(128, no
+bias)`` on the 8 features ``x = [log r, (log r)^2, 1 - r, (1 - r)^2]`` and the same four times
+``A``. All features vanish at ``r = 1`` and the network has no biases, so ``f_phi = 0`` there and
+the ``- 1e-4`` puts the drift's value and gradient at 0 in a neighbourhood of ``r = 1`` (the
+mirror-learning conditions, Kuba et al. 2022) for ANY ``phi``. "PPO init" adds PPO's drift
+inside: ``relu(relu((r - clip(r, 0.8, 1.2)) A) + f_phi(x) - 1e-4)``.
+
+A drift is a :class:`LearnedDrift`: the network weights (what evolution strategies search) and
+the PPO-init switch, both arrays, so a trainer takes it as a traced input and ``vmap`` covers a
+population of drifts. Files: :func:`save_learned_drift` / :func:`load_learned_drift`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxopt_lab._pytree_io import load_pytree, save_pytree
+from jaxopt_lab.objectives.policy import ppo_drift
+
+FEATURE_SET = "lpo8: log r, (log r)^2, 1 - r, (1 - r)^2, and each times A"
+NUM_FEATURES = 8
+HIDDEN_SIZE = 128
+PPO_INIT_CLIP = 0.2
+DRIFT_FILE_KIND = "lpo_drift"
+
+
+class LearnedDrift(NamedTuple):
+    """``weights = {"hidden": [8, 128], "out": [128, 1]}``; ``ppo_init`` 1.0 adds PPO's drift."""
+
+    weights: dict[str, jax.Array]
+    ppo_init: jax.Array
+
+
+def lpo_features(ratio: jax.Array, advantages: jax.Array) -> jax.Array:
+    """``[log r, (log r)^2, 1 - r, (1 - r)^2] + the same times A``, in a trailing axis of 8."""
+    log_ratio = jnp.log(ratio)
+    base = jnp.stack([log_ratio, log_ratio**2, 1.0 - ratio, (1.0 - ratio) ** 2], axis=-1)
+    return jnp.concatenate([base, base * advantages[..., None]], axis=-1)
+
+
+def drift_network(weights: dict[str, jax.Array], features: jax.Array) -> jax.Array:
+    """``f_phi(x) = tanh(x W_hidden) W_out``, no biases."""
+    return (jnp.tanh(features @ weights["hidden"]) @ weights["out"])[..., 0]
+
+
+def learned_drift(ratio: jax.Array, advantages: jax.Array, drift: LearnedDrift) -> jax.Array:
+    """``relu(ppo_init * relu((r - clip(r, 0.8, 1.2)) A) + f_phi(x) - 1e-4)``."""
+    residual = drift.ppo_init * ppo_drift(ratio, advantages, PPO_INIT_CLIP)
+    return jax.nn.relu(
+        residual + drift_network(drift.weights, lpo_features(ratio, advantages)) - 1e-4
+    )
+
+
+def zero_drift_weights() -> dict[str, jax.Array]:
+    """All-zero weights: the ES starting point (zero drift; PPO's drift with PPO init)."""
+    return {
+        "hidden": jnp.zeros((NUM_FEATURES, HIDDEN_SIZE)),
+        "out": jnp.zeros((HIDDEN_SIZE, 1)),
+    }
+
+
+def init_drift_weights(key: jax.Array, scale: float = 1.0) -> dict[str, jax.Array]:
+    """LeCun-normal weights (flax ``Dense``'s default) times ``scale``."""
+    hidden_key, out_key = jax.random.split(key)
+    return {
+        "hidden": scale * jax.random.normal(hidden_key, (NUM_FEATURES, HIDDEN_SIZE)) / 8**0.5,
+        "out": scale * jax.random.normal(out_key, (HIDDEN_SIZE, 1)) / HIDDEN_SIZE**0.5,
+    }
+
+
+def make_learned_drift(weights: dict[str, jax.Array], ppo_init: bool = False) -> LearnedDrift:
+    return LearnedDrift(weights, jnp.float32(ppo_init))
+
+
+def drift_file_metadata(ppo_init: bool) -> dict[str, Any]:
+    """What a drift file records besides the weights (checked on loading)."""
+    return {"kind": DRIFT_FILE_KIND, "features": FEATURE_SET, "ppo_init": bool(ppo_init)}
+
+
+def save_learned_drift(path: str | os.PathLike, drift: LearnedDrift) -> None:
+    save_pytree(path, drift.weights, drift_file_metadata(bool(drift.ppo_init)))
+
+
+def load_learned_drift(path: str | os.PathLike) -> LearnedDrift:
+    """Load and check a drift file: ``ValueError`` for another kind of file, another feature
+    set or weights of the wrong shape."""
+    expect = {"kind": DRIFT_FILE_KIND, "features": FEATURE_SET}
+    weights, metadata = load_pytree(path, zero_drift_weights(), expect=expect)
+    return make_learned_drift(weights, bool(metadata.get("ppo_init", False)))

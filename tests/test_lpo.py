@@ -1,0 +1,313 @@
+"""LPO: the learned drift, training with it, meta-training it, and its scripts and notebook."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+
+from jaxopt_lab.experiment.run import run_experiment, validate_experiment
+from jaxopt_lab.meta import ESConfig, evolve, save_pytree
+from jaxopt_lab.meta.lpo import make_lpo_fitness
+from jaxopt_lab.objectives import ppo_drift
+from jaxopt_lab.objectives.learned_drift import (
+    drift_file_metadata,
+    init_drift_weights,
+    learned_drift,
+    load_learned_drift,
+    lpo_features,
+    make_learned_drift,
+    save_learned_drift,
+    zero_drift_weights,
+)
+from jaxopt_lab.rl import make_trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+RATIOS = jnp.linspace(0.2, 3.0, 57)
+ADVANTAGES = jnp.linspace(-4.0, 4.0, 33)
+
+
+def random_drift(seed, ppo_init=False, scale=3.0):
+    return make_learned_drift(init_drift_weights(jax.random.key(seed), scale), ppo_init)
+
+
+def test_features_are_the_papers_eight():
+    r, a = jnp.array([0.5, 2.0]), jnp.array([1.5, -2.0])
+    log_r = np.log([0.5, 2.0])
+    base = np.stack([log_r, log_r**2, 1 - np.array([0.5, 2.0]), (1 - np.array([0.5, 2.0])) ** 2])
+    expected = np.concatenate([base, base * np.array([1.5, -2.0])]).T
+    np.testing.assert_allclose(lpo_features(r, a), expected, rtol=1e-6)
+    np.testing.assert_array_equal(lpo_features(jnp.ones(3), jnp.array([-1.0, 0.0, 5.0])), 0.0)
+
+
+@pytest.mark.parametrize("ppo_init", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mirror_learning_conditions_for_random_weights(seed, ppo_init):
+    """drift >= 0 on a grid; drift = 0 and d drift / dr = 0 at r = 1, for any weights."""
+    drift = random_drift(seed, ppo_init)
+    r, a = jnp.meshgrid(RATIOS, ADVANTAGES)
+    values = learned_drift(r, a, drift)
+    assert float(values.min()) >= 0.0
+    assert float(values.max()) > 0.1  # a non-trivial drift away from r = 1
+    ones = jnp.ones_like(ADVANTAGES)
+    np.testing.assert_array_equal(learned_drift(ones, ADVANTAGES, drift), 0.0)
+    grad = jax.vmap(jax.grad(learned_drift), in_axes=(0, 0, None))(ones, ADVANTAGES, drift)
+    np.testing.assert_array_equal(grad, 0.0)
+
+
+def test_ppo_init_with_zero_weights_is_the_ppo_drift():
+    drift = make_learned_drift(zero_drift_weights(), ppo_init=True)
+    r, a = jnp.meshgrid(RATIOS, ADVANTAGES)
+    ppo = ppo_drift(r, a, 0.2)
+    # relu(ppo - 1e-4): PPO's drift up to the 1e-4 margin that pins the drift at r = 1
+    values = learned_drift(r, a, drift)
+    np.testing.assert_allclose(values, jax.nn.relu(ppo - 1e-4), rtol=1e-6, atol=1e-7)
+    assert float(jnp.abs(values - ppo).max()) <= 1.01e-4
+    grad_learned = jax.vmap(jax.grad(learned_drift), in_axes=(0, 0, None))
+    grad_ppo = jax.vmap(jax.grad(lambda r, a: ppo_drift(r, a, 0.2)))
+    where = ppo.ravel() > 1e-3  # away from the kinks, the slopes agree exactly
+    np.testing.assert_array_equal(
+        grad_learned(r.ravel(), a.ravel(), drift)[where], grad_ppo(r.ravel(), a.ravel())[where]
+    )
+    without = make_learned_drift(zero_drift_weights(), ppo_init=False)
+    np.testing.assert_array_equal(learned_drift(r, a, without), 0.0)
+
+
+# --- training with a drift that is an input -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lpo_config(tiny_config):
+    return tiny_config.replace(algo="lpo", total_timesteps=16 * 64)
+
+
+@pytest.fixture(scope="module")
+def population():
+    """Three drifts, stacked on a leading population axis."""
+    drifts = [init_drift_weights(jax.random.key(i), 0.5) for i in range(3)]
+    return jax.tree.map(lambda *x: jnp.stack(x), *drifts)
+
+
+def test_population_vmap_equals_members_one_at_a_time(lpo_config, population):
+    fitness = make_lpo_fitness(lpo_config, num_seeds=2)
+    keys = jax.random.split(jax.random.key(7), 3)
+    together = np.asarray(jax.jit(jax.vmap(fitness))(population, keys))
+    single = jax.jit(fitness)
+    alone = [
+        float(single(jax.tree.map(lambda x, i=i: x[i], population), keys[i])) for i in range(3)
+    ]
+    np.testing.assert_allclose(together, alone, rtol=1e-5)
+    assert len(set(np.round(together, 3))) > 1  # the drifts (and seeds) make a difference
+
+
+def test_population_x_seeds_train_state_matches(lpo_config, population):
+    """vmap over drift x seed of the trainer gives each member's own parameters."""
+    trainer = make_trainer(lpo_config)
+    base = lpo_config.hparams()
+
+    def train(weights, key):
+        return trainer.train(key, base._replace(drift=make_learned_drift(weights)))[0].params
+
+    keys = jax.random.split(jax.random.key(3), 2)
+    grid = jax.jit(jax.vmap(jax.vmap(train, in_axes=(None, 0)), in_axes=(0, None)))(
+        population, keys
+    )
+    one = jax.jit(train)(jax.tree.map(lambda x: x[1], population), keys[0])
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a[1, 0], b, rtol=1e-4, atol=1e-5), grid, one
+    )
+
+
+def test_lpo_without_a_drift_is_a_clear_error(lpo_config):
+    trainer = make_trainer(lpo_config)
+    with pytest.raises(ValueError, match="algo lpo needs a learned drift"):
+        jax.eval_shape(trainer.train, jax.random.key(0), lpo_config.hparams())
+    with pytest.raises(ValueError, match="drift: algo lpo needs --drift PATH"):
+        validate_experiment(lpo_config, num_seeds=2)
+
+
+def test_kill_and_resume_meta_training_is_bit_identical(lpo_config, tmp_path):
+    fitness = make_lpo_fitness(lpo_config.replace(total_timesteps=4 * 64))
+    config = ESConfig(population_size=2, num_generations=3, checkpoint_every=1, sigma=0.5)
+    start = zero_drift_weights()
+    whole = evolve(fitness, start, config, tmp_path / "whole", progress=False)
+
+    def kill(generation, _):
+        if generation == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evolve(fitness, start, config, tmp_path / "killed", progress=False, on_generation=kill)
+    ran = []
+    resumed = evolve(
+        fitness, start, config, tmp_path / "killed", False, on_generation=lambda g, _: ran.append(g)
+    )
+    assert ran == [2]
+    jax.tree.map(np.testing.assert_array_equal, resumed.state, whole.state)
+    np.testing.assert_array_equal(resumed.fitness, whole.fitness)
+    assert load_learned_drift(tmp_path / "killed" / "mean.npz").weights["hidden"].shape == (8, 128)
+
+
+# --- drift files ------------------------------------------------------------------------------
+
+
+def test_train_with_a_drift_file(lpo_config, tmp_path):
+    path = tmp_path / "drift.npz"
+    save_learned_drift(path, random_drift(0, ppo_init=True, scale=0.5))
+    loaded = load_learned_drift(path)
+    assert float(loaded.ppo_init) == 1.0
+    summary = run_experiment(
+        lpo_config.replace(drift=str(path)), num_seeds=2, out=tmp_path / "run", progress=False
+    )
+    assert summary["status"] == "ok" and summary["algo"] == "lpo"
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert recorded["drift"] == str(path)
+
+
+@pytest.mark.parametrize(
+    ("weights", "metadata", "message"),
+    [
+        (
+            {"hidden": jnp.zeros((8, 64)), "out": jnp.zeros((64, 1))},
+            drift_file_metadata(False),
+            r"parameter 'hidden' has shape \(8, 64\), expected \(8, 128\)",
+        ),
+        (
+            {"hidden": jnp.zeros((6, 128)), "out": jnp.zeros((128, 1))},
+            {**drift_file_metadata(False), "features": "lpo6: log r, 1 - r, A"},
+            "features is 'lpo6: log r, 1 - r, A', expected 'lpo8",
+        ),
+        (
+            {"w": jnp.zeros(3)},
+            {"kind": "preference_loss"},
+            "kind is 'preference_loss', expected 'lpo_drift'",
+        ),
+    ],
+)
+def test_bad_drift_files_fail_before_compiling(lpo_config, tmp_path, weights, metadata, message):
+    path = tmp_path / "bad.npz"
+    save_pytree(path, weights, metadata)
+    with pytest.raises(ValueError, match=message):
+        lpo_config.replace(drift=str(path)).validate()
+
+
+def test_drift_file_is_only_for_lpo(lpo_config, tmp_path):
+    path = tmp_path / "drift.npz"
+    save_learned_drift(path, random_drift(0))
+    with pytest.raises(ValueError, match="drift: a learned drift is for algo lpo, not 'ppo'"):
+        lpo_config.replace(algo="ppo", drift=str(path)).validate()
+    with pytest.raises(ValueError, match="no such file"):
+        lpo_config.replace(drift=str(tmp_path / "missing.npz")).validate()
+
+
+# --- scripts and notebook ---------------------------------------------------------------------
+
+TINY_META = [
+    "--total-timesteps",
+    "1024",
+    "--num-envs",
+    "8",
+    "--num-generations",
+    "3",
+    "--population-size",
+    "4",
+    "--num-seeds",
+    "1",
+    "--no-progress",
+]
+
+
+def script(name, *args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / name), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def error_line(result):
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def meta_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lpo") / "meta"
+    result = script("lpo_meta.py", *TINY_META, "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "s/generation" in result.stdout and "inner env steps/s" in result.stdout
+    return out
+
+
+def test_meta_script_writes_a_loadable_drift(meta_run):
+    summary = json.loads((meta_run / "summary.json").read_text())
+    assert len(summary["fitness_mean"]) == 3 and summary["population_size"] == 4
+    assert summary["inner_steps_per_second"] > 0
+    assert load_learned_drift(meta_run / "mean.npz").weights["out"].shape == (128, 1)
+
+
+def test_scripts_refuse_bad_input(tmp_path):
+    line = error_line(script("lpo_meta.py", "--out", str(tmp_path / "m"), "--population-size", "5"))
+    assert "population_size: got 5; OpenES's antithetic sampler needs an even population" in line
+    line = error_line(script("train.py", "--algo", "lpo", "--out", str(tmp_path / "t")))
+    assert "drift: algo lpo needs --drift PATH" in line
+    assert not (tmp_path / "m").exists() and not (tmp_path / "t").exists()
+
+
+def test_drift_notebook_executes(meta_run, monkeypatch):
+    monkeypatch.setenv("JAXOPT_LAB_LPO_RUN", str(meta_run))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    notebook = nbformat.read(ROOT / "notebooks" / "lpo_drift.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+
+
+def test_ant_setting_smoke(tmp_path):
+    """The paper's Ant setting (population 32, brax Ant) at a tiny budget: it builds and runs."""
+    out = tmp_path / "ant"
+    result = script(
+        "lpo_meta.py",
+        "--setting",
+        "ant",
+        "--num-envs",
+        "2",
+        "--total-timesteps",
+        "160",
+        "--num-generations",
+        "1",
+        "--population-size",
+        "2",
+        "--no-progress",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env"] == "brax/ant" and np.isfinite(summary["fitness_mean"]).all()
+
+
+def test_cpu_and_ant_settings_are_valid():
+    from jaxopt_lab.meta.lpo import SETTINGS
+
+    for setting in SETTINGS.values():
+        setting.validate()
+    ant = SETTINGS["ant"]
+    assert ant.es.population_size == 32 and ant.inner.total_timesteps == 30_000_000
+    assert (ant.inner.num_envs, ant.inner.update_epochs, ant.inner.num_minibatches) == (2048, 4, 32)
+    assert (ant.inner.gamma, ant.inner.reward_scale) == (0.97, 10.0)
+    assert replace(ant, num_seeds=2).env_steps_per_generation == 2 * 32 * 30_000_000
