@@ -4,7 +4,10 @@
 
 Prints compile seconds, train seconds, env steps per second (all seeds, compile excluded),
 peak resident memory, the final evaluation returns, and the overhead of running the same
-training as chunks with a progress bar (the experiment path) relative to one program.
+training as chunks with a progress bar (the experiment path) relative to one program. Then the
+same for every algorithm of the family on that config (with its ``ALGO_PRESETS``; A2C's preset
+changes the rollout to 5 steps, so its row is A2C as it is actually run), as time per env step
+relative to PPO's, measured in the same process.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tqdm.auto import tqdm
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab.experiment.batch import SeedBatch
 from jaxopt_lab.rl import TrainConfig
+from jaxopt_lab.rl.config import ALGO_PRESETS
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class BenchArgs:
     total_timesteps: int = 500_000
     repeats: int = 2
     """Timed repetitions of each variant (the best is reported: the machine is shared)."""
+    algos: tuple[str, ...] = ("a2c", "dpo", "mdpo", "trpo")
+    """Algorithms timed on the canonical config after PPO (empty: PPO only)."""
 
 
 def canonical_config(total_timesteps: int) -> TrainConfig:
@@ -81,6 +87,46 @@ def main() -> None:
         f"{config.num_updates // chunked.chunk} chunks: "
         f"overhead x{min(chunked_times) / train_seconds:.3f} vs one program"
     )
+    if args.algos:
+        print(algorithm_table(config, args.algos, args.num_seeds, args.repeats))
+
+
+def time_algorithm(config: TrainConfig, num_seeds: int, repeats: int) -> dict[str, float]:
+    """Compile once, train ``repeats`` times (best time), evaluate the last run."""
+    batch = SeedBatch(config, num_seeds, chunk=config.num_updates)
+    compile_seconds = batch.compile()
+    times = []
+    for _ in range(repeats):
+        state, _, seconds = batch.run()
+        times.append(seconds)
+    returns, _ = batch.evaluate(state)
+    steps = num_seeds * config.num_updates * config.batch_size
+    return {
+        "compile": compile_seconds,
+        "train": min(times),
+        "rate": steps / min(times),
+        "median_return": float(np.median(returns)),
+    }
+
+
+def algorithm_table(
+    config: TrainConfig, algos: tuple[str, ...], num_seeds: int, repeats: int
+) -> str:
+    """Per-algorithm compile/train seconds, env steps/s and time per step relative to PPO."""
+    rows = {
+        algo: time_algorithm(config.replace(algo=algo, **ALGO_PRESETS[algo]), num_seeds, repeats)
+        for algo in dict.fromkeys(("ppo", *algos))
+    }
+    ppo_rate = rows["ppo"]["rate"]
+    lines = [
+        "algorithm  compile s  train s  env steps/s  time/step vs PPO  median final return",
+    ]
+    for algo, row in rows.items():
+        lines.append(
+            f"{algo:<9}  {row['compile']:9.2f}  {row['train']:7.2f}  {row['rate']:11,.0f}  "
+            f"x{ppo_rate / row['rate']:16.2f}  {row['median_return']:19.1f}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -184,6 +184,27 @@ def test_trpo_cg_matches_dense_solve_and_respects_max_kl():
         np.testing.assert_allclose(float(info.kl), float(kl(new)), rtol=1e-4)
 
 
+def test_trpo_subsampled_fisher_changes_the_direction_not_the_constraint():
+    """A Fisher from every 4th state gives another step; the full-batch KL still binds."""
+    from jaxopt_lab.rl.distributions import Categorical
+    from jaxopt_lab.rl.trpo import natural_gradient_step
+
+    params, surrogate, kl = small_policy_problem()
+    obs = jax.random.normal(jax.random.key(0), (64, 3))[::4]
+
+    def subsampled_kl(p):
+        return Categorical(obs @ params["w"]).kl(Categorical(obs @ p["w"])).mean()
+
+    step = jax.jit(natural_gradient_step, static_argnums=(0, 1), static_argnames="fisher_kl")
+    full, _ = step(surrogate, kl, params, 0.01, 0.1)
+    same, _ = step(surrogate, kl, params, 0.01, 0.1, fisher_kl=kl)
+    sub, info = step(surrogate, kl, params, 0.01, 0.1, fisher_kl=subsampled_kl)
+    np.testing.assert_array_equal(full["w"], same["w"])
+    assert float(jnp.abs(sub["w"] - full["w"]).max()) > 1e-4
+    assert bool(info.accepted) and float(kl(sub)) <= 0.01 + 1e-7
+    assert float(surrogate(sub)) > float(surrogate(params))
+
+
 def test_trpo_rejects_when_no_candidate_improves():
     from jaxopt_lab.rl.trpo import natural_gradient_step
 

@@ -178,7 +178,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "gamma": 0.95,
         "normalize_rewards": True,
     },
-    # MinAtar: the gymnax / PureJaxRL MinAtar PPO configuration.
+    # MinAtar: gymnax-baselines' batch shape (64 envs x 128 steps, 4 x 8 minibatches) with a
+    # long horizon, a constant learning rate and a larger entropy bonus. With gamma 0.99 and
+    # ent 0.01 the policy's entropy collapsed to 0.2 within 1M steps and returns stalled near 7;
+    # a 3M-step sweep (2 seeds each) gave 6.8 (0.99, 0.01), 9.0 (0.999, 0.01), 9.1 (0.99, 0.03)
+    # and 13.7 (0.999, 0.03), still rising.
     "Breakout-MinAtar": {
         "total_timesteps": 10_000_000,
         "num_envs": 64,
@@ -186,6 +190,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "update_epochs": 4,
         "num_minibatches": 8,
         "learning_rate": 5e-4,
+        "anneal_lr": False,
+        "gamma": 0.999,
+        "ent_coef": 0.03,
         "activation": "relu",
     },
     # brax: normalised observations and rewards, no entropy bonus, brax's shorter horizon.
@@ -228,7 +235,13 @@ ALGO_PRESETS: dict[str, dict[str, Any]] = {
     # Tomar et al. 2022 on-policy MDPO: 10 full-batch Adam steps at lr 3e-4 per iteration.
     "mdpo": {"mdpo_steps": 10, "learning_rate": 3e-4, "ent_coef": 0.0},
     # Schulman et al. 2015: KL-constrained natural gradient; critic fitted with Adam.
-    "trpo": {"max_kl": 0.01, "cg_damping": 0.1, "cg_iterations": 10, "ent_coef": 0.0},
+    "trpo": {
+        "max_kl": 0.01,
+        "cg_damping": 0.1,
+        "cg_iterations": 10,
+        "fisher_subsample": 5,
+        "ent_coef": 0.0,
+    },
     # Lu et al. 2022: LPO is PPO's setting with a learned drift in place of the clip.
     "lpo": {},
 }

@@ -52,11 +52,15 @@ def natural_gradient_step(
     cg_iterations: int = 10,
     backtrack_coef: float = 0.8,
     backtrack_steps: int = 10,
+    fisher_kl: Callable[[Any], jax.Array] | None = None,
 ) -> tuple[Any, TRPOInfo]:
     """One TRPO update of ``params`` maximising ``surrogate`` subject to ``kl <= max_kl``.
 
     ``kl(params)`` is the mean ``KL(pi_old || pi_params)``, zero with zero gradient at the old
-    parameters, so its Hessian there is the Fisher matrix.
+    parameters, so its Hessian there is the Fisher matrix. ``fisher_kl`` (default ``kl``) is
+    the KL whose Hessian the conjugate gradient uses: the same KL on a subsample of the batch
+    makes the step several times cheaper (OpenAI baselines' TRPO uses every 5th sample); the
+    line search always checks the constraint with ``kl``.
     """
     flat, unravel = ravel_pytree(params)
 
@@ -67,7 +71,7 @@ def natural_gradient_step(
         return kl(unravel(x))
 
     base, gradient = jax.value_and_grad(flat_surrogate)(flat)
-    kl_grad = jax.grad(flat_kl)
+    kl_grad = jax.grad(lambda x: (fisher_kl or kl)(unravel(x)))
 
     def fisher_vector(v: jax.Array) -> jax.Array:
         return jax.jvp(kl_grad, (flat,), (v,))[1] + damping * v
