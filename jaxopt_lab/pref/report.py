@@ -113,3 +113,39 @@ def plot_frontier(summary: pd.DataFrame, reference: tuple[float, float, float]) 
     ax_beta.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_loss_shapes(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """Losses ``f(x)`` and their weights ``-f'(x)`` against ``x = beta rho``.
+
+    ``curves`` maps a label to ``(x, f(x))``; the weight is a finite-difference derivative.
+    """
+    fig, (ax, ax_grad) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for label, (x, y) in curves.items():
+        ax.plot(x, y, label=label)
+        ax_grad.plot(x, -np.gradient(y, x), label=label)
+    ax.set_xlabel("x = beta * rho")
+    ax.set_ylabel("loss f(x)")
+    ax.set_title("loss")
+    ax_grad.set_xlabel("x = beta * rho")
+    ax_grad.set_ylabel("-f'(x): weight of the pair's gradient")
+    ax_grad.set_title("gradient weight")
+    for axis in (ax, ax_grad):
+        axis.axvline(0, color="k", lw=0.5)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fitness_curve(fitness: np.ndarray) -> Figure:
+    """Best, mean and worst population fitness per generation."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    generations = np.arange(len(fitness))
+    ax.fill_between(generations, fitness.min(1), fitness.max(1), alpha=0.2, label="min .. max")
+    ax.plot(generations, fitness.mean(1), label="population mean")
+    ax.plot(generations, fitness.max(1), ls="--", label="best")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness: mean_lambda max_beta (R - lambda KL)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

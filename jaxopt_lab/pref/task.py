@@ -66,12 +66,17 @@ def sample_demonstrations(key: jax.Array, config: LabConfig, num: int) -> tuple[
 
 
 def true_reward(config: LabConfig, prompts: jax.Array, completions: jax.Array) -> jax.Array:
-    """Ground-truth reward ``r(x, y)`` of each prompt/completion (leading axes broadcast)."""
-    v = config.vocab_size
-    sentiment = -1.0 + 2.0 * completions / (v - 1)
+    """Ground-truth reward ``r(x, y)`` of each prompt/completion (leading axes broadcast).
+
+    Computed from integer counts, so completions with equal counts tie exactly.
+    """
+    v, length = config.vocab_size, config.completion_length
+    sentiment_sum = (2 * completions - (v - 1)).sum(-1)  # (v - 1) * L * mean_t s(y_t)
     topic = jnp.where(prompts[..., 0] < v / 2, 1.0, -1.0)
-    repeats = (completions[..., 1:] == completions[..., :-1]).mean(-1)
-    return topic * sentiment.mean(-1) - config.repeat_penalty * repeats
+    repeats = (completions[..., 1:] == completions[..., :-1]).sum(-1)
+    return topic * sentiment_sum / ((v - 1) * length) - config.repeat_penalty * repeats / (
+        length - 1
+    )
 
 
 def bradley_terry_prob(reward_a: jax.Array, reward_b: jax.Array, scale: float) -> jax.Array:

@@ -1,0 +1,166 @@
+"""Discovering a preference loss on the lab with OpenAI-ES (:func:`jaxopt_lab.meta.evolve`).
+
+The searched loss is :mod:`jaxopt_lab.meta.pref_loss`'s monotone family ``f_theta(beta rho)``,
+started at DPO. The fitness of ``theta`` scores its whole reward-vs-KL frontier rather than one
+point of it: train with ``f_theta`` at every beta of a grid on every discovery data seed, read
+true reward ``R`` and ``KL(pi || ref)`` on held-out prompts, and average over KL prices
+``lambda`` the best ``R - lambda KL`` over the grid (means over data seeds),
+
+    F(theta) = mean_lambda max_beta [ mean_s R_s(beta) - lambda mean_s KL_s(beta) ].
+
+Taking the best beta makes ``F`` (nearly) blind to a mere rescaling of ``x`` (which only moves
+points along DPO's own frontier); it rewards losses whose frontier lies higher. All population
+members, betas and data seeds train in one vmapped program per generation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxopt_lab.meta import ESConfig, evolve
+from jaxopt_lab.meta.pref_loss import dpo_init, learned_preference_loss, metadata
+from jaxopt_lab.pref.config import LabConfig, PrefHParams
+from jaxopt_lab.pref.data import LabData
+from jaxopt_lab.pref.frontier import build_labs
+from jaxopt_lab.pref.losses import LabLoss
+from jaxopt_lab.pref.trainer import make_train
+
+
+def learned_lab_loss(pc, pr, rc, rr, beta, loss_params):
+    """The family as a lab loss whose parameters are traced (``hparams.loss_params``)."""
+    return learned_preference_loss(pc, pr, rc, rr, beta=beta, params=loss_params)
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    """What the discovery trains on and how it scores a loss."""
+
+    betas: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+    kl_prices: tuple[float, ...] = (0.02, 0.05, 0.1)
+    num_data_seeds: int = 2
+    data_seed: int = 1000
+    """Discovery data seeds are ``data_seed .. data_seed + num_data_seeds - 1`` (the frontier
+    experiment's default seeds 0 .. 4 stay held out)."""
+    learning_rate: float = 1e-3
+    lab: LabConfig = field(default_factory=lambda: LabConfig(num_steps=100, eval_prompts=128))
+
+    def validate(self) -> DiscoveryConfig:
+        self.lab.validate()
+        for name in ("betas", "kl_prices"):
+            values = getattr(self, name)
+            if not values or not all(v > 0 for v in values):
+                raise ValueError(f"{name}: got {values}; need at least one, all > 0")
+        if self.num_data_seeds < 1:
+            raise ValueError(f"num_data_seeds: got {self.num_data_seeds}; must be >= 1")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate: got {self.learning_rate}; must be > 0")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def frontier_score(reward: jax.Array, kl: jax.Array, kl_prices: jax.Array) -> jax.Array:
+    """``mean_lambda max_beta (R - lambda KL)`` from ``(seeds, betas)`` arrays."""
+    reward, kl = reward.mean(0), kl.mean(0)
+    return jnp.max(reward[None] - kl_prices[:, None] * kl[None], axis=1).mean()
+
+
+def make_fitness(config: DiscoveryConfig, labs: LabData, loss: LabLoss = learned_lab_loss):
+    """``fitness(loss_params, key) -> F`` of ``loss`` (default: the family), pure, for
+    :func:`jaxopt_lab.meta.evolve`."""
+    train = make_train(config.lab, (loss,))
+    betas = jnp.asarray(config.betas, jnp.float32)
+    prices = jnp.asarray(config.kl_prices, jnp.float32)
+    per_beta = jax.vmap(train, in_axes=(None, PrefHParams(0, None, None, None), None))
+    per_seed = jax.vmap(per_beta, in_axes=(0, None, 0))
+
+    def fitness(loss_params: Any, key: jax.Array) -> jax.Array:
+        keys = jax.random.split(key, config.num_data_seeds)
+        hparams = PrefHParams(betas, jnp.float32(config.learning_rate), jnp.int32(0), loss_params)
+        _, metrics = per_seed(keys, hparams, labs)
+        return frontier_score(metrics["reward"], metrics["kl"], prices)
+
+    return fitness
+
+
+def check_discovery_dir(path: Path, config: DiscoveryConfig, es: ESConfig) -> None:
+    """Refuse a directory that holds a discovery of another config (else it may resume)."""
+    record = path / "discovery.json"
+    if record.exists():
+        found = json.loads(record.read_text())
+        wanted = json.loads(json.dumps({"discovery": config.to_dict(), "es": _es_dict(es)}))
+        if found != wanted:
+            raise ValueError(
+                f"out: {path} holds a discovery run of another config; choose another directory "
+                "or repeat the same flags to resume it"
+            )
+
+
+def _es_dict(es: ESConfig) -> dict[str, Any]:
+    return dataclasses.asdict(es)
+
+
+def run_discovery(
+    config: DiscoveryConfig,
+    es: ESConfig,
+    out: str | Path,
+    progress: bool = True,
+    on_generation=None,
+) -> dict[str, Any]:
+    """Build the discovery labs, evolve the loss (checkpointed, resumable) and write ``out``.
+
+    ``out`` gets the ES engine's files (``es_config.json``, ``checkpoints/``, ``history.json``,
+    ``mean.npz``: the discovered loss, loadable with ``--loss out``) plus ``discovery.json``.
+    Returns the final mean's parameters, the fitness log and the timing.
+    """
+    path = Path(out)
+    config.validate()
+    es.validate()
+    check_discovery_dir(path, config, es)
+    labs, _ = build_labs(config.lab, config.data_seed, config.num_data_seeds)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "discovery.json").write_text(
+        json.dumps({"discovery": config.to_dict(), "es": _es_dict(es)}, indent=2) + "\n"
+    )
+    result = evolve(
+        make_fitness(config, labs),
+        dpo_init(),
+        es,
+        directory=path,
+        progress=progress,
+        metadata={**metadata(), "betas": list(config.betas), "kl_prices": list(config.kl_prices)},
+        on_generation=on_generation,
+    )
+    return {
+        "mean": jax.tree.map(np.asarray, result.mean),
+        "fitness": result.fitness,
+        "seconds": result.seconds,
+        "compile_seconds": result.compile_seconds,
+    }
+
+
+def score_losses(
+    config: DiscoveryConfig,
+    losses: list[tuple[LabLoss, Any]],
+    seed: int,
+    num_data_seeds: int,
+) -> np.ndarray:
+    """``F`` of each ``(loss, loss_params)`` on data seeds ``seed ..`` held out from the
+    discovery (one evaluation key shared by all losses)."""
+    labs, _ = build_labs(config.lab, seed, num_data_seeds)
+    held_out = dataclasses.replace(config, num_data_seeds=num_data_seeds)
+    key = jax.random.key(seed)
+    scores = []
+    for loss, params in losses:
+        fitness = jax.jit(make_fitness(held_out, labs, loss))
+        scores.append(float(fitness(params, key)))
+    return np.array(scores)
