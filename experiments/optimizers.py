@@ -46,7 +46,7 @@ class SweepArgs:
     """Output directory (refused if it already holds a finished sweep)."""
     optimizers: tuple[str, ...] = tuple(o for o in OPTIMIZERS if o != "rmsprop")
     """Optimizers to sweep (names of --optimizer in experiments/train.py)."""
-    lr_factors: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
+    lr_factors: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     """Learning rates, as multiples of each optimizer's default."""
     num_seeds: int = 4
     seed: int = 0
