@@ -22,9 +22,7 @@ import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab.experiment.cli import fail
-from jaxopt_lab.meta import evolve
-from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, lpo_metadata, make_lpo_fitness
-from jaxopt_lab.objectives.learned_drift import zero_drift_weights
+from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train
 
 
 @dataclass(frozen=True)
@@ -89,11 +87,8 @@ def main() -> int:
         setting = build_setting(args)
     except ValueError as error:
         fail(str(error))
-    fitness = make_lpo_fitness(setting.inner, setting.num_seeds, setting.ppo_init)
     out = Path(args.out)
-    result = evolve(
-        fitness, zero_drift_weights(), setting.es, out, args.progress, lpo_metadata(setting)
-    )
+    result = meta_train(setting, out, args.progress)
     summary = summarize(setting, result.fitness, result.seconds)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(

@@ -15,8 +15,8 @@ import pytest
 from nbclient import NotebookClient
 
 from jaxopt_lab.experiment.run import run_experiment, validate_experiment
-from jaxopt_lab.meta import ESConfig, evolve, save_pytree
-from jaxopt_lab.meta.lpo import make_lpo_fitness
+from jaxopt_lab.meta import ESConfig, save_pytree
+from jaxopt_lab.meta.lpo import LPOSetting, make_lpo_fitness, meta_train
 from jaxopt_lab.objectives import ppo_drift
 from jaxopt_lab.objectives.learned_drift import (
     drift_file_metadata,
@@ -26,6 +26,7 @@ from jaxopt_lab.objectives.learned_drift import (
     lpo_features,
     make_learned_drift,
     save_learned_drift,
+    start_drift_weights,
     zero_drift_weights,
 )
 from jaxopt_lab.rl import make_trainer
@@ -135,25 +136,48 @@ def test_lpo_without_a_drift_is_a_clear_error(lpo_config):
 
 
 def test_kill_and_resume_meta_training_is_bit_identical(lpo_config, tmp_path):
-    fitness = make_lpo_fitness(lpo_config.replace(total_timesteps=4 * 64))
-    config = ESConfig(population_size=2, num_generations=3, checkpoint_every=1, sigma=0.5)
-    start = zero_drift_weights()
-    whole = evolve(fitness, start, config, tmp_path / "whole", progress=False)
+    setting = LPOSetting(
+        inner=lpo_config.replace(total_timesteps=4 * 64),
+        es=ESConfig(population_size=2, num_generations=3, checkpoint_every=1, sigma=0.5),
+    )
+    whole = meta_train(setting, tmp_path / "whole", progress=False)
 
     def kill(generation, _):
         if generation == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        evolve(fitness, start, config, tmp_path / "killed", progress=False, on_generation=kill)
+        meta_train(setting, tmp_path / "killed", progress=False, on_generation=kill)
     ran = []
-    resumed = evolve(
-        fitness, start, config, tmp_path / "killed", False, on_generation=lambda g, _: ran.append(g)
+    resumed = meta_train(
+        setting, tmp_path / "killed", False, on_generation=lambda g, _: ran.append(g)
     )
     assert ran == [2]
     jax.tree.map(np.testing.assert_array_equal, resumed.state, whole.state)
     np.testing.assert_array_equal(resumed.fitness, whole.fitness)
-    assert load_learned_drift(tmp_path / "killed" / "mean.npz").weights["hidden"].shape == (8, 128)
+    drift = load_learned_drift(tmp_path / "killed" / "mean.npz")
+    jax.tree.map(np.testing.assert_array_equal, drift.weights, whole.mean)
+
+
+def test_es_start_is_the_zero_drift_but_not_a_saddle():
+    """All-zero weights are a saddle of OpenES: an antithetic pair is the same drift, so the
+    fitness difference and the gradient estimate are exactly 0. The start point is the zero
+    drift too, but an antithetic pair there gives two different drifts."""
+    r, a = (x.ravel() for x in jnp.meshgrid(RATIOS, ADVANTAGES))
+    eps = init_drift_weights(jax.random.key(1), 0.1)
+    minus = jax.tree.map(jnp.negative, eps)
+
+    def pair(start):
+        plus_w, minus_w = (jax.tree.map(jnp.add, start, e) for e in (eps, minus))
+        return (learned_drift(r, a, make_learned_drift(w)) for w in (plus_w, minus_w))
+
+    start = start_drift_weights(jax.random.key(0))
+    np.testing.assert_array_equal(learned_drift(r, a, make_learned_drift(start)), 0.0)
+    plus, minus_drift = pair(start)
+    assert float(jnp.abs(plus - minus_drift).max()) > 0.1
+    plus, minus_drift = pair(zero_drift_weights())
+    np.testing.assert_allclose(plus, minus_drift, atol=1e-6)
+    assert float(plus.max()) > 1e-3
 
 
 # --- drift files ------------------------------------------------------------------------------

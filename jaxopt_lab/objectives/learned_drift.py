@@ -59,7 +59,10 @@ def learned_drift(ratio: jax.Array, advantages: jax.Array, drift: LearnedDrift) 
 
 
 def zero_drift_weights() -> dict[str, jax.Array]:
-    """All-zero weights: the ES starting point (zero drift; PPO's drift with PPO init)."""
+    """All-zero weights: zero drift (PPO's drift with PPO init). NOT an ES starting point:
+    ``tanh(x W_h) W_o`` is odd in ``(W_h, W_o)`` jointly, so an antithetic pair ``+-sigma eps``
+    around zero is the SAME drift, its fitness difference is 0 and OpenES's gradient estimate
+    vanishes (see :func:`start_drift_weights`)."""
     return {
         "hidden": jnp.zeros((NUM_FEATURES, HIDDEN_SIZE)),
         "out": jnp.zeros((HIDDEN_SIZE, 1)),
@@ -73,6 +76,16 @@ def init_drift_weights(key: jax.Array, scale: float = 1.0) -> dict[str, jax.Arra
         "hidden": scale * jax.random.normal(hidden_key, (NUM_FEATURES, HIDDEN_SIZE)) / 8**0.5,
         "out": scale * jax.random.normal(out_key, (HIDDEN_SIZE, 1)) / HIDDEN_SIZE**0.5,
     }
+
+
+def start_drift_weights(key: jax.Array) -> dict[str, jax.Array]:
+    """The ES starting point: a random LeCun-normal hidden layer and a ZERO output layer.
+
+    The drift is exactly zero (PPO's drift with PPO init), like :func:`zero_drift_weights`, but
+    ``f_phi`` is linear in ``W_out`` here, so the antithetic pair ``+-sigma eps`` gives two
+    different drifts (``+-sigma tanh(x W_h) eps_out`` to first order) and evolution strategies
+    get a first-order signal from generation 0 on."""
+    return {**init_drift_weights(key), "out": jnp.zeros((HIDDEN_SIZE, 1))}
 
 
 def make_learned_drift(weights: dict[str, jax.Array], ppo_init: bool = False) -> LearnedDrift:
