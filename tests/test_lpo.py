@@ -301,6 +301,7 @@ def test_drift_notebook_executes(meta_run, monkeypatch):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
 
 
+@pytest.mark.slow  # ~4 minutes on the 2-core CPU (brax Ant compiles slowly): pytest -m slow
 def test_ant_setting_smoke(tmp_path):
     """The paper's Ant setting (population 32, brax Ant) at a tiny budget: it builds and runs."""
     out = tmp_path / "ant"
