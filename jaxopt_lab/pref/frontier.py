@@ -85,13 +85,15 @@ def validate_frontier(
     return check_run_dir(out if out is not None else default), labels, losses
 
 
+_build_labs = jax.jit(jax.vmap(build_lab, in_axes=(0, None)), static_argnums=1)
+
+
 def build_labs(config: LabConfig, seed: int, num_seeds: int) -> tuple[LabData, jax.Array]:
     """``(labs, train_keys)``: one lab and one training key per data seed (leading axis)."""
     keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(seed), s))(jnp.arange(num_seeds))
     lab_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
     train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    build = jax.jit(jax.vmap(build_lab, in_axes=(0, None)), static_argnums=1)
-    return jax.block_until_ready(build(lab_keys, config)), train_keys
+    return jax.block_until_ready(_build_labs(lab_keys, config)), train_keys
 
 
 def run_sweep(

@@ -24,10 +24,15 @@ from jaxopt_lab.pref.config import LabConfig
 
 
 def transition_matrix(config: LabConfig) -> jax.Array:
-    """The demonstrator's ``(V, V)`` transition probabilities (fixed by ``task_seed``)."""
-    alpha = jnp.full((config.vocab_size,), config.dirichlet_alpha)
-    key = jax.random.key(config.task_seed)
-    return jax.random.dirichlet(key, alpha, (config.vocab_size,))
+    """The demonstrator's ``(V, V)`` transition probabilities (fixed by ``task_seed``).
+
+    A constant of the task: evaluated eagerly even while tracing, so no sampler enters
+    compiled programs.
+    """
+    with jax.ensure_compile_time_eval():
+        alpha = jnp.full((config.vocab_size,), config.dirichlet_alpha)
+        key = jax.random.key(config.task_seed)
+        return jax.random.dirichlet(key, alpha, (config.vocab_size,))
 
 
 def _chain(key: jax.Array, first: jax.Array, transitions: jax.Array, length: int) -> jax.Array:
