@@ -43,7 +43,7 @@ def learned_lab_loss(pc, pr, rc, rr, beta, loss_params):
 class DiscoveryConfig:
     """What the discovery trains on and how it scores a loss."""
 
-    betas: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+    betas: tuple[float, ...] = (0.05, 0.1, 0.25)
     kl_prices: tuple[float, ...] = (0.02, 0.05, 0.1)
     num_data_seeds: int = 2
     data_seed: int = 1000
