@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ from jaxopt_lab.pref.losses import LabLoss
 from jaxopt_lab.pref.trainer import make_train
 
 
-def learned_lab_loss(pc, pr, rc, rr, beta, loss_params):
+def learned_lab_loss(
+    pc: jax.Array, pr: jax.Array, rc: jax.Array, rr: jax.Array, beta: jax.Array, loss_params: Any
+) -> jax.Array:
     """The family as a lab loss whose parameters are traced (``hparams.loss_params``)."""
     return learned_preference_loss(pc, pr, rc, rr, beta=beta, params=loss_params)
 
@@ -74,7 +77,9 @@ def frontier_score(reward: jax.Array, kl: jax.Array, kl_prices: jax.Array) -> ja
     return jnp.max(reward[None] - kl_prices[:, None] * kl[None], axis=1).mean()
 
 
-def make_fitness(config: DiscoveryConfig, labs: LabData, loss: LabLoss = learned_lab_loss):
+def make_fitness(
+    config: DiscoveryConfig, labs: LabData, loss: LabLoss = learned_lab_loss
+) -> Callable[[Any, jax.Array], jax.Array]:
     """``fitness(loss_params, key) -> F`` of ``loss`` (default: the family), pure, for
     :func:`jaxopt_lab.meta.evolve`."""
     train = make_train(config.lab, (loss,))
@@ -97,7 +102,8 @@ def check_discovery_dir(path: Path, config: DiscoveryConfig, es: ESConfig) -> No
     record = path / "discovery.json"
     if record.exists():
         found = json.loads(record.read_text())
-        wanted = json.loads(json.dumps({"discovery": config.to_dict(), "es": _es_dict(es)}))
+        record_of = {"discovery": config.to_dict(), "es": dataclasses.asdict(es)}
+        wanted = json.loads(json.dumps(record_of))  # tuples become lists, as in the file
         if found != wanted:
             raise ValueError(
                 f"out: {path} holds a discovery run of another config; choose another directory "
@@ -105,16 +111,12 @@ def check_discovery_dir(path: Path, config: DiscoveryConfig, es: ESConfig) -> No
             )
 
 
-def _es_dict(es: ESConfig) -> dict[str, Any]:
-    return dataclasses.asdict(es)
-
-
 def run_discovery(
     config: DiscoveryConfig,
     es: ESConfig,
     out: str | Path,
     progress: bool = True,
-    on_generation=None,
+    on_generation: Callable[[int, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """Build the discovery labs, evolve the loss (checkpointed, resumable) and write ``out``.
 
@@ -129,7 +131,7 @@ def run_discovery(
     labs, _ = build_labs(config.lab, config.data_seed, config.num_data_seeds)
     path.mkdir(parents=True, exist_ok=True)
     (path / "discovery.json").write_text(
-        json.dumps({"discovery": config.to_dict(), "es": _es_dict(es)}, indent=2) + "\n"
+        json.dumps({"discovery": config.to_dict(), "es": dataclasses.asdict(es)}, indent=2) + "\n"
     )
     result = evolve(
         make_fitness(config, labs),

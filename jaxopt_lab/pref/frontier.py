@@ -15,6 +15,7 @@ import dataclasses
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def run_sweep(
     labels: list[str],
     losses: list[LabLoss],
     spec: FrontierSpec,
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train the sweep; returns ``(results, metrics, timings and reference stats)``."""
     say = log or (lambda message: None)
