@@ -1,6 +1,6 @@
 """Reward-vs-KL frontier of preference losses on the lab's synthetic task (issue 6).
 
-python experiments/preference.py                     # 8 losses x 7 betas x 5 seeds, a few minutes
+python experiments/preference.py                     # 8 losses x 7 betas x 5 seeds, 2-8 min
 python experiments/preference.py --losses sigmoid discopop --num-seeds 5
 python experiments/preference.py --losses sigmoid --loss runs/discover/mean.npz  # a learned loss
 python experiments/preference.py --help              # every lab setting is a flag (--lab.*)
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import tyro
 
@@ -58,6 +59,8 @@ def main() -> int:
     )
     try:
         out, _, _ = validate_frontier(args.lab, spec, args.out)
+        if args.figure and not Path(args.figure).absolute().parent.is_dir():
+            raise ValueError(f"figure: the directory of {args.figure} does not exist")
     except ValueError as error:
         fail(str(error))
     summary = run_frontier(args.lab, spec, out=str(out), progress=args.progress)
