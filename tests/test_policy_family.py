@@ -254,6 +254,18 @@ def test_algorithms_train_on_cartpole_and_pendulum(algo):
             assert (np.asarray(metrics["trpo_kl"]) <= config.max_kl + 1e-6).all()
 
 
+def test_trpo_annealed_trust_region_bounds_every_step():
+    config = config_for(
+        "CartPole-v1", "trpo", num_envs=4, num_steps=16, total_timesteps=4 * 16 * 4
+    ).replace(hidden_sizes=(8,), update_epochs=1, num_minibatches=1)
+    assert config.anneal_max_kl
+    _, metrics = jax.jit(make_trainer(config).train)(jax.random.key(1), config.hparams())
+    bound = config.max_kl * (1.0 - np.arange(config.num_updates) / config.num_updates)
+    kl = np.asarray(metrics["trpo_kl"])
+    assert (kl <= bound + 1e-7).all()
+    assert kl[-1] < 0.5 * kl[0]  # a constant trust region keeps reaching ~0.7 max_kl per step
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -333,8 +333,14 @@ def make_trainer(config: TrainConfig) -> Trainer:
         return actor, opt_state, diagnostics
 
     def trpo_update(actor, critic, opt_state, batch: Batch, hp: HParams, update: jax.Array):
-        """Schulman et al. 2015: maximise ``mean(r A)`` s.t. ``mean KL(pi_old || pi) <= delta``."""
-        del update
+        """Schulman et al. 2015: maximise ``mean(r A)`` s.t. ``mean KL(pi_old || pi) <= delta``.
+
+        With ``anneal_max_kl`` the trust region shrinks linearly, ``delta (1 - k / K)``, as PPO's
+        learning rate does; a constant one keeps taking full-size steps to the end of training.
+        """
+        max_kl = hp.max_kl
+        if config.anneal_max_kl:
+            max_kl = max_kl * (1.0 - update.astype(jnp.float32) / config.num_updates)
         old_policy = jax.lax.stop_gradient(network.apply(merge_params(actor, critic), batch.obs)[0])
 
         def surrogate(actor):
@@ -353,7 +359,7 @@ def make_trainer(config: TrainConfig) -> Trainer:
             surrogate,
             kl_old_new,
             actor,
-            hp.max_kl,
+            max_kl,
             hp.cg_damping,
             config.cg_iterations,
             config.backtrack_coef,
