@@ -14,6 +14,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,24 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
 
 
+@contextmanager
+def recorded_summary(path: Path, summary: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Write ``summary`` to ``path/summary.json`` however the block ends.
+
+    An exception is recorded under ``error`` (the status stays what the block last set,
+    ``"crashed"`` unless it set another) and re-raised: a crashed run is never a result. On
+    success ``run_dir`` is added to the returned dict (not to the file).
+    """
+    try:
+        yield summary
+    except Exception as error:
+        summary["error"] = "".join(traceback.format_exception_only(error)).strip()
+        write_json(path / "summary.json", summary)
+        raise
+    write_json(path / "summary.json", summary)
+    summary["run_dir"] = str(path)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -161,7 +181,7 @@ def run_experiment(
         "total_timesteps": config.num_updates * config.batch_size,
         "status": "crashed",
     }
-    try:
+    with recorded_summary(path, summary):
         summary["compile_seconds"] = batch.compile()
         manager = checkpoint_manager(path / "checkpoints")
         bar = tqdm(total=config.num_updates, unit="update", disable=not progress, leave=False)
@@ -192,12 +212,6 @@ def run_experiment(
             summary.update(status="nonfinite", nonfinite_seeds=nonfinite_seeds)
         else:
             summary.update(status="ok", **summarize_returns(final_return))
-    except Exception as error:  # a crashed run is recorded as such, never as a result
-        summary["error"] = "".join(traceback.format_exception_only(error)).strip()
-        write_json(path / "summary.json", summary)
-        raise
-    write_json(path / "summary.json", summary)
-    summary["run_dir"] = str(path)
     return summary
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from jaxopt_lab.experiment.run import check_run_dir, package_versions, write_json
+from jaxopt_lab.experiment.run import (
+    check_run_dir,
+    package_versions,
+    recorded_summary,
+    write_json,
+)
 from jaxopt_lab.meta.pref_loss import load_learned_loss
 from jaxopt_lab.pref.config import LabConfig, make_hparams
 from jaxopt_lab.pref.data import LabData, build_lab
@@ -200,7 +204,7 @@ def run_frontier(
     )
     summary: dict[str, Any] = {"losses": labels, "betas": list(spec.betas), "status": "crashed"}
     say = (lambda message: print(message, file=sys.stderr, flush=True)) if progress else None
-    try:
+    with recorded_summary(path, summary):
         results, curves, info = run_sweep(config, labels, losses, spec, say)
         results.to_parquet(path / "results.parquet", index=False)
         curves.to_parquet(path / "metrics.parquet", index=False)
@@ -222,10 +226,4 @@ def run_frontier(
         )
         if len(bad):
             summary["nonfinite_runs"] = bad.to_dict(orient="records")
-    except Exception as error:  # a crashed run is recorded as such, never as a result
-        summary["error"] = "".join(traceback.format_exception_only(error)).strip()
-        write_json(path / "summary.json", summary)
-        raise
-    write_json(path / "summary.json", summary)
-    summary["run_dir"] = str(path)
     return summary
