@@ -61,6 +61,15 @@ def tangent(params: dict[str, jax.Array], grads: dict[str, jax.Array]) -> dict[s
     return jax.tree.map(leaf, params, grads)
 
 
+def generic_cautious_adamw(lr: float) -> optax.GradientTransformation:
+    """C-AdamW through the generic wrapper, which counts agreements on the Adam direction."""
+    return optax.chain(
+        optim.cautious(optax.scale_by_adam()),
+        optax.add_decayed_weights(1e-2),
+        optax.scale_by_learning_rate(lr),
+    )
+
+
 def make_step(opt: optax.GradientTransformation, extra_grad: bool) -> Callable:
     """One jitted update; ``extra_grad`` adds one ``quadratic_grad`` evaluation (SAM's base)."""
 
@@ -85,6 +94,7 @@ def main() -> None:
         "adam": (optim.adam(lr), False),
         "lion": (optim.lion(lr / 5, weight_decay=0.05), False),
         "cautious_adamw": (optim.cautious_adamw(lr), False),
+        "cautious(adam)": (generic_cautious_adamw(lr), False),
         "cautious_lion": (optim.cautious_lion(lr / 5, weight_decay=0.05), False),
         "adamp": (optim.adamp(lr, weight_decay=1e-2), False),
         "adamp (fires)": (optim.adamp(lr, weight_decay=1e-2), False),

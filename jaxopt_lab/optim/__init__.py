@@ -15,7 +15,13 @@ from jaxopt_lab.optim.adamp import (
     scale_by_sgdp,
     sgdp,
 )
-from jaxopt_lab.optim.cautious import CautiousState, cautious, cautious_adamw, cautious_lion
+from jaxopt_lab.optim.cautious import (
+    CautiousState,
+    cautious,
+    cautious_adamw,
+    cautious_lion,
+    scale_by_cautious_adam,
+)
 from jaxopt_lab.optim.lion import lion
 from jaxopt_lab.optim.sam import SAMState, sam
 
@@ -37,6 +43,7 @@ __all__ = [
     "sam",
     "scale_by_adamp",
     "scale_by_cautious",
+    "scale_by_cautious_adam",
     "scale_by_sgdp",
     "sgdp",
 ]

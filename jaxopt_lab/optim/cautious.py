@@ -18,22 +18,25 @@ class CautiousState(NamedTuple):
     inner_state: optax.OptState
 
 
-def _mask(u: jax.Array, g: jax.Array) -> jax.Array:
-    """``u * phi / max(mean(phi), 1e-3)`` with ``phi = 1[u * g > 0]``.
+def _mask(u: jax.Array, g: jax.Array, sign: jax.Array | None = None) -> jax.Array:
+    """``u * phi / max(mean(phi), 1e-3)`` with ``phi = 1[s * g > 0]``, ``s = sign or u``.
 
-    The agreements are counted exactly in int32, in one fused pass over ``u`` and ``g``: the
-    disagreements are counted alongside (``max(agree, -disagree)`` is ``agree``) so that XLA
-    keeps a two-output reduce, which it fuses with the comparison, instead of materialising
-    the mask for a one-output one (see :func:`fused_sums`).
+    ``sign`` is any array with the sign of ``u`` that is cheaper to read (Adam's first moment).
+    The agreements are counted exactly in int32, in one pass over flat views of ``s`` and
+    ``g``: flat, because XLA:CPU vectorises a 1-D loop and not one whose minor dimension is a
+    3x3 kernel; with the disagreements alongside (``max(agree, -disagree)`` is ``agree``) so
+    that XLA keeps a two-output reduce, which it fuses with the comparison, instead of
+    materialising the mask for a one-output one (see :func:`fused_sums`).
     """
-    agree = u * g > 0
+    s = u if sign is None else sign
+    flat_s, flat_g = s.reshape(-1), g.reshape(-1)
     count, disagree = fused_sums(
-        (agree.astype(jnp.int32), (u * g < 0).astype(jnp.int32)), tuple(range(u.ndim))
+        ((flat_s * flat_g > 0).astype(jnp.int32), (flat_s * flat_g < 0).astype(jnp.int32)), (0,)
     )
     acc = jnp.promote_types(u.dtype, jnp.float32)
     frac = jnp.maximum(count, -disagree).astype(acc) / u.size
     scale = 1.0 / jnp.maximum(frac, 1e-3)
-    return jnp.where(agree, u * scale.astype(u.dtype), jnp.zeros_like(u))
+    return jnp.where(s * g > 0, u * scale.astype(u.dtype), jnp.zeros_like(u))
 
 
 def cautious(direction: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
@@ -68,6 +71,31 @@ def cautious(direction: optax.GradientTransformation) -> optax.GradientTransform
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+def scale_by_cautious_adam(
+    b1: jax.typing.ArrayLike = 0.9,
+    b2: jax.typing.ArrayLike = 0.999,
+    eps: jax.typing.ArrayLike = 1e-8,
+) -> optax.GradientTransformation:
+    r"""``cautious(optax.scale_by_adam(b1, b2, eps))``, with the agreement read off ``m``.
+
+    The Adam direction :math:`\hat m / (\sqrt{\hat v} + \epsilon)` has the sign of the new
+    first moment :math:`m` (bias corrections and denominator are positive), so
+    :math:`\phi = \mathbb{1}[m \odot g > 0]`: counting it reads ``m`` and ``g`` instead of
+    recomputing the direction. Same state as ``optax.scale_by_adam``; same output as the
+    generic :func:`cautious` except where a nonzero ``m`` gives a direction that underflows
+    to zero (it is counted as agreeing; its update is zero either way).
+    """
+    adam_direction = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
+
+    def update_fn(
+        updates: optax.Updates, state: optax.ScaleByAdamState, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, optax.ScaleByAdamState]:
+        u, state = adam_direction.update(updates, state, params)
+        return jax.tree.map(_mask, u, updates, state.mu), state
+
+    return optax.GradientTransformation(adam_direction.init, update_fn)
+
+
 def cautious_adamw(
     learning_rate: optax.ScalarOrSchedule,
     b1: jax.typing.ArrayLike = 0.9,
@@ -85,7 +113,7 @@ def cautious_adamw(
     """
     check_adam_args(learning_rate, b1, b2, eps, weight_decay)
     return optax.chain(
-        cautious(optax.scale_by_adam(b1=b1, b2=b2, eps=eps)),
+        scale_by_cautious_adam(b1=b1, b2=b2, eps=eps),
         optax.add_decayed_weights(weight_decay),
         optax.scale_by_learning_rate(learning_rate),
     )
