@@ -78,6 +78,10 @@ def test_default_learning_rate_follows_the_optimizer_unless_given():
         pytest.approx(1e-3 * LR_SCALE["cautious_lion"])
     )
     assert set(LR_SCALE) == set(OPTIMIZERS)
+    # 3e-4 * 0.2 is 5.9999999999999995e-05 in floats: config.json shows the rate users expect.
+    assert repr(config_for("brax/inverted_pendulum", "ppo", optimizer="lion").learning_rate) == (
+        "6e-05"
+    )
 
 
 def test_rmsprop_stays_pytorch_rmsprop():

@@ -268,5 +268,6 @@ def config_for(env: str = "CartPole-v1", algo: str = "ppo", **overrides: Any) ->
     if optimizer in LR_SCALE and "learning_rate" not in overrides:
         tuned_for = preset.get("optimizer", TrainConfig.optimizer)
         learning_rate = preset.get("learning_rate", TrainConfig.learning_rate)
-        preset["learning_rate"] = learning_rate * LR_SCALE[optimizer] / LR_SCALE[tuned_for]
+        scaled = learning_rate * LR_SCALE[optimizer] / LR_SCALE[tuned_for]
+        preset["learning_rate"] = float(f"{scaled:.12g}")  # 6e-05, not 5.9999999999999995e-05
     return TrainConfig(env=env, algo=algo, **{**preset, **overrides})
