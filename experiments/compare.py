@@ -4,6 +4,7 @@ python experiments/compare.py                                   # the README's c
 python experiments/compare.py --algos ppo trpo --envs CartPole-v1 --num-seeds 4
 python experiments/compare.py --total-timesteps 100000 --out runs/quick
 python experiments/compare.py --algos ppo dpo --drift runs/lpo/mean.npz  # + a learned drift
+python experiments/compare.py --override learning_rate=1e-2 num_envs=16  # every pair
 
 Each (algorithm, environment) pair uses the library's presets (``config_for``) and writes an
 ordinary run directory under ``--out``; the comparison adds ``table.csv``, ``table.md`` and
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.experiment.cli import fail
+from jaxopt_lab.experiment.cli import fail, parse_overrides
 from jaxopt_lab.experiment.compare import format_table, run_comparison, validate_comparison
 from jaxopt_lab.rl.config import ALGOS, config_for
 
@@ -37,6 +38,8 @@ class CompareArgs:
     """Experiment seed (the same for every pair, so pairs see the same evaluation keys)."""
     total_timesteps: int | None = None
     """Env steps per seed for every pair (default: each environment's preset)."""
+    override: tuple[str, ...] = ()
+    """TrainConfig FIELD=VALUE pairs applied to every pair, e.g. learning_rate=1e-2."""
     out: str | None = None
     """Comparison directory (default: runs/compare-<time>)."""
     progress: bool = True
@@ -45,9 +48,11 @@ class CompareArgs:
 
 def main() -> int:
     args = tyro.cli(CompareArgs)
-    overrides = {} if args.total_timesteps is None else {"total_timesteps": args.total_timesteps}
     out = args.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
+        overrides = parse_overrides(args.override)
+        if args.total_timesteps is not None:
+            overrides["total_timesteps"] = args.total_timesteps
         algos = (*args.algos, "lpo") if args.drift and "lpo" not in args.algos else args.algos
         configs = [
             config_for(env, algo, **overrides, **({"drift": args.drift} if algo == "lpo" else {}))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from jaxopt_lab.experiment.cli import parse_overrides
 from jaxopt_lab.experiment.compare import (
     TABLE_COLUMNS,
     format_table,
@@ -71,6 +72,9 @@ def test_non_results_are_marked_in_the_table():
         (["--algos", "ppo", "sarsa"], "algo: unknown value 'sarsa'; allowed: ppo, a2c"),
         (["--envs", "NoSuchEnv-v0"], "env:"),
         (["--num-seeds", "0"], "num_seeds"),
+        (["--override", "lr=1e-2"], "override: expected FIELD=VALUE, got 'lr=1e-2'"),
+        (["--override", "num_envs=2.5"], "num_envs: expected int"),
+        (["--override", "learning_rate=-1.0"], "learning_rate"),
     ],
 )
 def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, args, field):
@@ -86,3 +90,19 @@ def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, args, field):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and field in errors[0]
     assert not out.exists()
+
+
+def test_overrides_are_typed_like_the_config_fields():
+    pairs = ["learning_rate=1e-2", "hidden_sizes=(256, 256)", "anneal_lr=False"]
+    overrides = parse_overrides([*pairs, "activation=relu", "total_timesteps=1e5", "gamma=1"])
+    assert overrides == {
+        "learning_rate": 0.01,
+        "hidden_sizes": (256, 256),
+        "anneal_lr": False,
+        "activation": "relu",
+        "total_timesteps": 100_000,
+        "gamma": 1.0,
+    }
+    assert type(overrides["total_timesteps"]) is int and type(overrides["gamma"]) is float
+    with pytest.raises(ValueError, match="anneal_lr: expected bool"):
+        parse_overrides(["anneal_lr=yes"])

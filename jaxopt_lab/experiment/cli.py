@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import sys
 from collections.abc import Sequence
@@ -61,6 +62,38 @@ def _is_known_env(env: str) -> bool:
     except ValueError as error:
         return not str(error).startswith("env:")
     return True
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, object]:
+    """``FIELD=VALUE`` pairs as ``TrainConfig`` overrides; values are Python literals.
+
+    ``learning_rate=1e-2``, ``hidden_sizes=(256,256)``, ``anneal_lr=False``; a bare word is a
+    string (``activation=relu``). An integer field takes an integral float (``1e6``). Raises
+    ``ValueError`` naming the field for an unknown field or a value of the wrong type.
+    """
+    defaults = {f.name: getattr(TrainConfig, f.name) for f in dataclasses.fields(TrainConfig)}
+    allowed = sorted(set(defaults) - {"env", "algo"})
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or name not in allowed:
+            raise ValueError(
+                f"override: expected FIELD=VALUE, got {pair!r}; fields: {', '.join(allowed)}"
+            )
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        default = defaults[name]
+        if type(default) is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif type(default) is float and type(value) is int:
+            value = float(value)
+        if default is not None and type(value) is not type(default):
+            expected = type(default).__name__
+            raise ValueError(f"{name}: expected {expected}, got {text!r}")
+        overrides[name] = value
+    return overrides
 
 
 def fail(message: str) -> None:
