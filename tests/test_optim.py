@@ -261,13 +261,13 @@ def test_cautious_with_agreeing_direction_is_the_direction(x64):
 
 
 def test_scale_by_cautious_adam_is_cautious_adam(x64):
-    """Reading the agreement off the first moment changes nothing: same steps, same state."""
+    """Reading the agreement off the first moment changes nothing: same steps to rounding."""
     kw = dict(b1=0.8, b2=0.9, eps=1e-6)
     fast, generic = optim.scale_by_cautious_adam(**kw), optim.cautious(optax.scale_by_adam(**kw))
     assert_traj_close(
         run_opt(optax.chain(fast, optax.scale(-0.05)), _params()),
         run_opt(optax.chain(generic, optax.scale(-0.05)), _params()),
-        rtol=0,
+        rtol=1e-13,
     )
     zero = {"w": jnp.zeros((2, 3))}  # no agreement at all: a zero step, not a NaN
     u, state = fast.update(zero, fast.init(zero), zero)

@@ -22,17 +22,20 @@ def _mask(u: jax.Array, g: jax.Array, sign: jax.Array | None = None) -> jax.Arra
     """``u * phi / max(mean(phi), 1e-3)`` with ``phi = 1[s * g > 0]``, ``s = sign or u``.
 
     ``sign`` is any array with the sign of ``u`` that is cheaper to read (Adam's first moment).
-    The agreements are counted exactly in int32, in one pass over flat views of ``s`` and
-    ``g``: flat, because XLA:CPU vectorises a 1-D loop and not one whose minor dimension is a
-    3x3 kernel; with the disagreements alongside (``max(agree, -disagree)`` is ``agree``) so
-    that XLA keeps a two-output reduce, which it fuses with the comparison, instead of
-    materialising the mask for a one-output one (see :func:`fused_sums`).
+    The agreements are counted exactly in int32 in one pass over ``s`` and ``g``, per row of
+    the ``[shape[0], -1]`` view and then over rows: a vector of row counts is a reduction
+    XLA:CPU splits across threads (a scalar one runs on one), and its long rows vectorise (a
+    3x3 kernel's minor dimension does not). The disagreements are counted alongside
+    (``max(agree, -disagree)`` is ``agree``) so that XLA keeps a two-output reduce fused with
+    the comparison instead of materialising the mask (see :func:`fused_sums`).
     """
     s = u if sign is None else sign
-    flat_s, flat_g = s.reshape(-1), g.reshape(-1)
-    count, disagree = fused_sums(
-        ((flat_s * flat_g > 0).astype(jnp.int32), (flat_s * flat_g < 0).astype(jnp.int32)), (0,)
+    rows = s.shape[0] if s.ndim > 1 else 1
+    row_s, row_g = s.reshape(rows, -1), g.reshape(rows, -1)
+    row_counts = fused_sums(
+        ((row_s * row_g > 0).astype(jnp.int32), (row_s * row_g < 0).astype(jnp.int32)), (1,)
     )
+    count, disagree = fused_sums(row_counts, (0,))
     acc = jnp.promote_types(u.dtype, jnp.float32)
     frac = jnp.maximum(count, -disagree).astype(acc) / u.size
     scale = 1.0 / jnp.maximum(frac, 1e-3)
@@ -76,22 +79,37 @@ def scale_by_cautious_adam(
     b2: jax.typing.ArrayLike = 0.999,
     eps: jax.typing.ArrayLike = 1e-8,
 ) -> optax.GradientTransformation:
-    r"""``cautious(optax.scale_by_adam(b1, b2, eps))``, with the agreement read off ``m``.
+    r"""``cautious(optax.scale_by_adam(b1, b2, eps))``, fused: the agreement is read off ``m``.
 
-    The Adam direction :math:`\hat m / (\sqrt{\hat v} + \epsilon)` has the sign of the new
-    first moment :math:`m` (bias corrections and denominator are positive), so
-    :math:`\phi = \mathbb{1}[m \odot g > 0]`: counting it reads ``m`` and ``g`` instead of
-    recomputing the direction. Same state as ``optax.scale_by_adam``; same output as the
-    generic :func:`cautious` except where a nonzero ``m`` gives a direction that underflows
-    to zero (it is counted as agreeing; its update is zero either way).
+    .. math::
+        m \leftarrow b_1 m + (1-b_1) g,\quad v \leftarrow b_2 v + (1-b_2) g^2,\quad
+        u = \frac{m / (1-b_1^t)}{\sqrt{v}/\sqrt{1-b_2^t} + \epsilon},\quad
+        \phi = \mathbb{1}[m \odot g > 0]
+
+    then :func:`cautious`'s renormalised mask. ``u`` has the sign of the new ``m`` (bias
+    corrections and denominator are positive), so counting agreements reads ``m`` and ``g``
+    instead of recomputing ``u``. Same state as ``optax.scale_by_adam``; same output as the
+    generic wrapper to rounding (the bias corrections are applied as reciprocal factors),
+    except where a nonzero ``m`` gives a ``u`` that underflows to zero (counted as agreeing;
+    its step is zero either way).
     """
     adam_direction = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
 
     def update_fn(
         updates: optax.Updates, state: optax.ScaleByAdamState, params: optax.Params | None = None
     ) -> tuple[optax.Updates, optax.ScaleByAdamState]:
-        u, state = adam_direction.update(updates, state, params)
-        return jax.tree.map(_mask, u, updates, state.mu), state
+        mu = optax.tree.update_moment(updates, state.mu, b1, 1)
+        nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+        count = optax.safe_increment(state.count)
+        mu_scale = 1 / (1 - b1**count)
+        nu_scale = jax.lax.rsqrt(1 - b2**count)
+
+        def leaf(g: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
+            u = (m * mu_scale.astype(m.dtype)) / (jnp.sqrt(v) * nu_scale.astype(v.dtype) + eps)
+            return _mask(u.astype(g.dtype), g, sign=m)
+
+        new_updates = jax.tree.map(leaf, updates, mu, nu)
+        return new_updates, optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return optax.GradientTransformation(adam_direction.init, update_fn)
 
