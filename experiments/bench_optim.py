@@ -7,7 +7,9 @@ machine being shared) as a ratio to ``optax.adamw`` measured in the same run, an
 bytes per parameter. SAM is reported against its base optimizer plus one extra gradient
 evaluation of the same (cheap, quadratic) loss: the ratio is its overhead beyond that.
 ``adamp (fires)`` gets gradients orthogonal to every channel of its matrices and kernels, so
-its projection fires everywhere (the other cases' gradients leave it off).
+its projection fires everywhere (the other cases' gradients leave it off). ``cautious(adam)``
+is C-AdamW through the generic :func:`~jaxopt_lab.optim.cautious` wrapper, next to the fused
+``cautious_adamw``.
 Issue 5's targets: cautious_adamw, lion <= 1.15x; adamp <= 1.6x; sam overhead <= 1.2x.
 """
 
