@@ -456,6 +456,7 @@ def test_convergence(name):
         (lambda: optim.adamw(1e-3, b1=1.0), "b1 must be in \\[0, 1\\), got 1.0"),
         (lambda: optim.lion(1e-3, b2=-0.1), "b2 must be in \\[0, 1\\), got -0.1"),
         (lambda: optim.cautious_adamw(1e-3, b2=1.5), "b2 must be"),
+        (lambda: optim.scale_by_cautious_adam(b1=-0.1), "b1 must be"),
         (lambda: optim.cautious_lion(-1.0), "learning_rate must be"),
         (lambda: optim.adamp(1e-3, delta=0.0), "delta must be > 0, got 0.0"),
         (lambda: optim.sgdp(1e-3, delta=-0.1), "delta must be > 0"),

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxopt_lab.optim.adam import check_adam_args
 from jaxopt_lab.optim.lion import check_lion_args
 from jaxopt_lab.optim.reductions import fused_sums
+from jaxopt_lab.optim.validation import check_non_negative, check_unit_interval
 
 
 class CautiousState(NamedTuple):
@@ -93,7 +93,10 @@ def scale_by_cautious_adam(
     except where a nonzero ``m`` gives a ``u`` that underflows to zero (counted as agreeing;
     its step is zero either way).
     """
-    adam_direction = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
+    check_unit_interval("b1", b1)
+    check_unit_interval("b2", b2)
+    check_non_negative("eps", eps)
+    init_fn = optax.scale_by_adam(b1=b1, b2=b2, eps=eps).init  # optax's Adam state
 
     def update_fn(
         updates: optax.Updates, state: optax.ScaleByAdamState, params: optax.Params | None = None
@@ -111,7 +114,7 @@ def scale_by_cautious_adam(
         new_updates = jax.tree.map(leaf, updates, mu, nu)
         return new_updates, optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
 
-    return optax.GradientTransformation(adam_direction.init, update_fn)
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 def cautious_adamw(
@@ -129,7 +132,8 @@ def cautious_adamw(
 
     Liang et al. 2024; the decay is applied outside the mask, ``p`` taken before the step.
     """
-    check_adam_args(learning_rate, b1, b2, eps, weight_decay)
+    check_non_negative("learning_rate", learning_rate)
+    check_non_negative("weight_decay", weight_decay)
     return optax.chain(
         scale_by_cautious_adam(b1=b1, b2=b2, eps=eps),
         optax.add_decayed_weights(weight_decay),
