@@ -89,9 +89,11 @@ def scale_by_cautious_adam(
     then :func:`cautious`'s renormalised mask. ``u`` has the sign of the new ``m`` (bias
     corrections and denominator are positive), so counting agreements reads ``m`` and ``g``
     instead of recomputing ``u``. Same state as ``optax.scale_by_adam``; same output as the
-    generic wrapper to rounding (the bias corrections are applied as reciprocal factors),
-    except where a nonzero ``m`` gives a ``u`` that underflows to zero (counted as agreeing;
-    its step is zero either way).
+    generic wrapper to rounding (the bias corrections are applied as the factors
+    ``1/(1-b_1^t)`` and ``rsqrt(1-b_2^t)``, which leaves one elementwise division where
+    optax's form has two: XLA:CPU keeps a division by a runtime scalar shared across leaves as a
+    divide), except where a nonzero ``m`` gives a ``u`` that underflows to zero (counted as
+    agreeing; its step is zero either way).
     """
     check_unit_interval("b1", b1)
     check_unit_interval("b2", b2)
