@@ -144,3 +144,21 @@ def test_presets_are_valid_and_reach_the_cli():
     args = parse_train_args(["--env", "Pendulum-v1", "--gamma", "0.9"])
     assert args.num_envs == PRESETS["Pendulum-v1"]["num_envs"] and args.gamma == 0.9
     assert parse_train_args([]).train_config() == TrainConfig()
+
+
+def test_pair_presets_apply_to_their_pair_only_and_yield_to_flags():
+    from jaxopt_lab.experiment.cli import parse_train_args
+    from jaxopt_lab.rl import config_for
+    from jaxopt_lab.rl.config import PAIR_PRESETS
+
+    brax_dpo = PAIR_PRESETS[("brax/inverted_pendulum", "dpo")]["dpo_alpha"]
+    assert brax_dpo != TrainConfig.dpo_alpha
+    assert config_for("brax/inverted_pendulum", "dpo").dpo_alpha == brax_dpo
+    assert config_for("brax/inverted_pendulum", "ppo").dpo_alpha == TrainConfig.dpo_alpha
+    assert config_for("CartPole-v1", "dpo").dpo_alpha == TrainConfig.dpo_alpha
+    assert config_for("brax/inverted_pendulum", "dpo", dpo_alpha=2.0).dpo_alpha == 2.0
+    args = ["--env", "brax/inverted_pendulum", "--algo", "dpo"]
+    assert parse_train_args(args).dpo_alpha == brax_dpo
+    assert parse_train_args([*args, "--dpo-alpha", "1.5"]).dpo_alpha == 1.5
+    for env, algo in PAIR_PRESETS:
+        config_for(env, algo).validate()
