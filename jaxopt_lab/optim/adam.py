@@ -1,6 +1,7 @@
 """Adam and AdamW: optax's own (already equal to PyTorch's), with PyTorch's AdamW default."""
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from jaxopt_lab.optim.validation import check_non_negative, check_unit_interval
@@ -20,6 +21,26 @@ def check_adam_args(
     check_unit_interval("b2", b2)
     check_non_negative("eps", eps)
     check_non_negative("weight_decay", weight_decay)
+
+
+def bias_corrected_direction(
+    m: jax.Array,
+    v: jax.Array,
+    count: jax.Array,
+    b1: jax.typing.ArrayLike,
+    b2: jax.typing.ArrayLike,
+    eps: jax.typing.ArrayLike,
+) -> jax.Array:
+    r"""Adam's direction :math:`\frac{m/(1-b_1^t)}{\sqrt{v}/\sqrt{1-b_2^t} + \epsilon}`.
+
+    The bias corrections enter as the factors ``1/(1-b1^t)`` and ``rsqrt(1-b2^t)``, leaving one
+    elementwise division where optax's form has two: in a many-leaf program XLA:CPU keeps a
+    division by a runtime scalar shared across leaves as an elementwise divide, several times
+    slower than a multiply (about 18% of an Adam update on the optimizer benchmark).
+    """
+    mu_scale = (1 / (1 - b1**count)).astype(m.dtype)
+    nu_scale = jax.lax.rsqrt(1 - b2**count).astype(v.dtype)
+    return (m * mu_scale) / (jnp.sqrt(v) * nu_scale + eps)
 
 
 def adam(

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxopt_lab.optim.adam import bias_corrected_direction
 from jaxopt_lab.optim.reductions import fused_sums
 from jaxopt_lab.optim.validation import check_non_negative, check_positive, check_unit_interval
 
@@ -80,10 +81,8 @@ def scale_by_adamp(
     for tensors with ``ndim > 1``. Follow with ``optax.scale_by_learning_rate(lr)``.
     Heo et al. 2021.
 
-    ``proj`` is linear in ``d``, so the bias corrections scale the numerator before it, as the
-    factors ``1/(1-b_1^t)`` and ``rsqrt(1-b_2^t)``: one elementwise division remains. (In a
-    many-leaf program XLA:CPU keeps a division by a shared runtime scalar as an elementwise
-    divide, which is several times slower than a multiply.)
+    ``proj`` is linear in ``d``, so the ``1/(1-b_1^t)`` correction is applied before it, with
+    the other one, in :func:`~jaxopt_lab.optim.adam.bias_corrected_direction`.
     """
 
     def init_fn(params: optax.Params) -> ScaleByAdamPState:
@@ -101,13 +100,10 @@ def scale_by_adamp(
         mu = optax.tree.update_moment(updates, state.mu, b1, 1)
         nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count = optax.safe_increment(state.count)
-        mu_scale = 1 / (1 - b1**count)
-        nu_scale = jax.lax.rsqrt(1 - b2**count)
 
         def leaf(g: jax.Array, m: jax.Array, v: jax.Array, p: jax.Array) -> jax.Array:
-            denom = jnp.sqrt(v) * nu_scale.astype(v.dtype) + eps
-            m_hat = (b1 * m + (1 - b1) * g if nesterov else m) * mu_scale.astype(m.dtype)
-            d = m_hat / denom
+            numerator = b1 * m + (1 - b1) * g if nesterov else m
+            d = bias_corrected_direction(numerator, v, count, b1, b2, eps)
             wd_factor = 1.0
             if p.ndim > 1:
                 d, wd_factor = _project(p, g, d, delta, wd_ratio, eps)

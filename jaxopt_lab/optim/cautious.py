@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxopt_lab.optim.adam import bias_corrected_direction
 from jaxopt_lab.optim.lion import check_lion_args
 from jaxopt_lab.optim.reductions import fused_sums
 from jaxopt_lab.optim.validation import check_non_negative, check_unit_interval
@@ -89,11 +90,9 @@ def scale_by_cautious_adam(
     then :func:`cautious`'s renormalised mask. ``u`` has the sign of the new ``m`` (bias
     corrections and denominator are positive), so counting agreements reads ``m`` and ``g``
     instead of recomputing ``u``. Same state as ``optax.scale_by_adam``; same output as the
-    generic wrapper to rounding (the bias corrections are applied as the factors
-    ``1/(1-b_1^t)`` and ``rsqrt(1-b_2^t)``, which leaves one elementwise division where
-    optax's form has two: XLA:CPU keeps a division by a runtime scalar shared across leaves as a
-    divide), except where a nonzero ``m`` gives a ``u`` that underflows to zero (counted as
-    agreeing; its step is zero either way).
+    generic wrapper to rounding (see :func:`~jaxopt_lab.optim.adam.bias_corrected_direction`),
+    except where a nonzero ``m`` gives a ``u`` that underflows to zero (counted as agreeing; its
+    step is zero either way).
     """
     check_unit_interval("b1", b1)
     check_unit_interval("b2", b2)
@@ -106,11 +105,9 @@ def scale_by_cautious_adam(
         mu = optax.tree.update_moment(updates, state.mu, b1, 1)
         nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
         count = optax.safe_increment(state.count)
-        mu_scale = 1 / (1 - b1**count)
-        nu_scale = jax.lax.rsqrt(1 - b2**count)
 
         def leaf(g: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
-            u = (m * mu_scale.astype(m.dtype)) / (jnp.sqrt(v) * nu_scale.astype(v.dtype) + eps)
+            u = bias_corrected_direction(m, v, count, b1, b2, eps)
             return _mask(u.astype(g.dtype), g, sign=m)
 
         new_updates = jax.tree.map(leaf, updates, mu, nu)

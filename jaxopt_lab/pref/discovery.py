@@ -102,13 +102,17 @@ def check_discovery_dir(path: Path, config: DiscoveryConfig, es: ESConfig) -> No
     record = path / "discovery.json"
     if record.exists():
         found = json.loads(record.read_text())
-        record_of = {"discovery": config.to_dict(), "es": dataclasses.asdict(es)}
-        wanted = json.loads(json.dumps(record_of))  # tuples become lists, as in the file
+        wanted = json.loads(json.dumps(_record(config, es)))  # tuples become lists, as in the file
         if found != wanted:
             raise ValueError(
                 f"out: {path} holds a discovery run of another config; choose another directory "
                 "or repeat the same flags to resume it"
             )
+
+
+def _record(config: DiscoveryConfig, es: ESConfig) -> dict[str, Any]:
+    """What ``discovery.json`` holds: the settings a resumed run must share."""
+    return {"discovery": config.to_dict(), "es": dataclasses.asdict(es)}
 
 
 def run_discovery(
@@ -130,9 +134,7 @@ def run_discovery(
     check_discovery_dir(path, config, es)
     labs, _ = build_labs(config.lab, config.data_seed, config.num_data_seeds)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "discovery.json").write_text(
-        json.dumps({"discovery": config.to_dict(), "es": dataclasses.asdict(es)}, indent=2) + "\n"
-    )
+    (path / "discovery.json").write_text(json.dumps(_record(config, es), indent=2) + "\n")
     result = evolve(
         make_fitness(config, labs),
         dpo_init(),
