@@ -1,4 +1,4 @@
-"""jaxopt_lab.optim against float64 numpy references written from SPEC section 3."""
+"""jaxopt_lab.optim against float64 numpy references written from the papers and reference code."""
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,7 @@ def _grads(params: dict, t: int, kind: str = "free") -> dict[str, np.ndarray]:
     return out
 
 
-# ---------------------------------------------------------------- numpy references (SPEC)
+# ---------------------------------------------------------------- numpy references
 
 
 def _np_caution(u, g):
@@ -111,11 +111,16 @@ def ref_sgdp(
     eps=1e-8,
     delta=0.1,
     wd_ratio=0.1,
+    project_momentum_buffer=True,
 ):
+    """clovaai's ``SGDP.step``: without nesterov ``d_p`` is the buffer, projected in place."""
+
     def step(p, g, s, t):
         s["buf"] = momentum * s.get("buf", 0) + (1 - dampening) * g
         d = g + momentum * s["buf"] if nesterov else s["buf"]
         d, r = _np_project(p, g, d, delta, wd_ratio, eps, s.setdefault("fired", []))
+        if project_momentum_buffer and not nesterov:
+            s["buf"] = d
         return p * (1 - lr * weight_decay * r / (1 - momentum)) - lr * d
 
     return step
@@ -201,8 +206,10 @@ def test_adamp_reference(x64, kind, nesterov):
         dict(weight_decay=0.5),
         dict(momentum=0.9, nesterov=True, weight_decay=0.5),
         dict(momentum=0.5, dampening=0.3, weight_decay=0.2, delta=0.2, wd_ratio=0.3),
+        dict(momentum=0.9, weight_decay=0.2),
+        dict(momentum=0.9, weight_decay=0.2, project_momentum_buffer=False),
     ],
-    ids=["plain", "nesterov", "dampening"],
+    ids=["plain", "nesterov", "dampening", "momentum", "unprojected-buffer"],
 )
 @pytest.mark.parametrize("kind", ["none", "channel", "layer"])
 def test_sgdp_reference(x64, kind, kw):
@@ -210,6 +217,61 @@ def test_sgdp_reference(x64, kind, kw):
     ref, states = run_ref(ref_sgdp(0.05, **kw), params, kind=kind)
     assert states["mat"]["fired"][0] == (None if kind == "none" else kind)
     assert_traj_close(run_opt(optim.sgdp(0.05, **kw), params, kind=kind), ref)
+
+
+def test_sgdp_projects_its_momentum_buffer_hand_derived(x64):
+    """Three steps of clovaai's SGDP (momentum 0.9, lr 0.1, eps 0) on a 1 x 2 weight whose
+    gradient is always orthogonal to it, ``g = (-p_1, p_0)``: the cosine is 0, so the channel
+    view (the whole row) fires at every step and ``proj(d) = d - p (p.d) / |p|^2``."""
+
+    def rotate(p):
+        return np.array([-p[1], p[0]])
+
+    def project(p, d):
+        return d - p * (p @ d) / (p @ p)
+
+    # step 1: buf = g = (-4, 3) is orthogonal to p = (3, 4): nothing to remove
+    p0 = np.array([3.0, 4.0])
+    buf1 = rotate(p0)
+    np.testing.assert_array_equal(project(p0, buf1), [-4.0, 3.0])
+    p1 = p0 - 0.1 * buf1
+    np.testing.assert_allclose(p1, [3.4, 3.7], rtol=1e-15)
+    # step 2: buf = 0.9 (-4, 3) + (-3.7, 3.4) = (-7.3, 6.1), radial part p1.buf / |p1|^2 =
+    # -2.25 / 25.25 = -9/101; clovaai's in-place projection leaves the projected buffer behind
+    buf2 = 0.9 * buf1 + rotate(p1)
+    np.testing.assert_allclose(buf2, [-7.3, 6.1], rtol=1e-15)
+    projected2 = project(p1, buf2)
+    np.testing.assert_allclose(projected2, np.array([-706.7, 649.4]) / 101, rtol=1e-14)
+    p2 = p1 - 0.1 * projected2
+    np.testing.assert_allclose(p2, np.array([414.07, 308.76]) / 101, rtol=1e-14)
+    # step 3 from the projected buffer (reference) and from the unprojected one (the option)
+    p3 = {}
+    for name, carried in (("reference", projected2), ("copy", buf2)):
+        buf3 = 0.9 * carried + rotate(p2)
+        p3[name] = p2 - 0.1 * project(p2, buf3)
+    # by hand for the reference: buf3 = (-944.79, 998.53) / 101, p2.buf3 / |p2|^2 =
+    # -82903.0725 / 266786.7025
+    c = -82903.0725 / 266786.7025
+    by_hand = (np.array([414.07, 308.76]) * (1 + 0.1 * c) - 0.1 * np.array([-944.79, 998.53])) / 101
+    np.testing.assert_allclose(p3["reference"], by_hand, rtol=1e-13)
+    assert np.abs(p3["reference"] - p3["copy"]).max() > 4e-3
+
+    for option, expected in ((True, p3["reference"]), (False, p3["copy"])):
+        opt = optim.sgdp(0.1, momentum=0.9, eps=0.0, project_momentum_buffer=option)
+        params = {"w": jnp.array([[3.0, 4.0]])}
+        state = opt.init(params)
+        trajectory = []
+        for _ in range(3):
+            w = params["w"][0]
+            grads = {"w": jnp.stack([-w[1], w[0]])[None]}
+            updates, state = opt.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+            trajectory.append(np.asarray(params["w"][0]))
+            if len(trajectory) == 2:
+                carried = projected2 if option else buf2
+                np.testing.assert_allclose(state[0].momentum_buffer["w"][0], carried, rtol=1e-14)
+        np.testing.assert_allclose(trajectory[:2], [p1, p2], rtol=1e-14)
+        np.testing.assert_allclose(trajectory[2], expected, rtol=1e-14)
 
 
 def _quadratic(seed: int = 1):

@@ -158,6 +158,7 @@ def scale_by_sgdp(
     eps: jax.typing.ArrayLike = 1e-8,
     delta: jax.typing.ArrayLike = 0.1,
     wd_ratio: jax.typing.ArrayLike = 0.1,
+    project_momentum_buffer: bool = True,
 ) -> optax.GradientTransformation:
     r"""SGDP's direction, including its weight decay.
 
@@ -167,8 +168,15 @@ def scale_by_sgdp(
 
     with the projection test of :func:`scale_by_adamp` (cosine of ``g`` with ``p``). Follow
     with ``optax.scale_by_learning_rate(lr)``. Heo et al. 2021.
+
+    Without nesterov, clovaai's reference makes ``d`` the momentum buffer itself and projects it
+    in place, so the stored buffer is ``proj(b)`` and later steps build on the projected
+    momentum: that is the default here. ``project_momentum_buffer=False`` projects a copy and
+    keeps ``b`` unprojected (the two agree until a projection fires with ``momentum > 0``). With
+    nesterov ``d`` is a new tensor in the reference, and the buffer is never projected.
     """
     keep_buffer = not (isinstance(momentum, int | float) and momentum == 0)
+    carry_projection = project_momentum_buffer and not nesterov
 
     def init_fn(params: optax.Params) -> ScaleBySGDPState:
         return ScaleBySGDPState(optax.tree.zeros_like(params) if keep_buffer else None)
@@ -187,15 +195,18 @@ def scale_by_sgdp(
         else:
             buf = jax.tree.map(lambda g: (1 - dampening) * g, updates)
 
-        def leaf(g: jax.Array, b: jax.Array, p: jax.Array) -> jax.Array:
+        def leaf(g: jax.Array, b: jax.Array, p: jax.Array) -> tuple[jax.Array, jax.Array]:
             d = g + momentum * b if nesterov else b
             wd_factor = 1.0
             if p.ndim > 1:
                 d, wd_factor = _project(p, g, d, delta, wd_ratio, eps)
-            return (d + (weight_decay * wd_factor / (1 - momentum)) * p).astype(g.dtype)
+            update = (d + (weight_decay * wd_factor / (1 - momentum)) * p).astype(g.dtype)
+            return update, d.astype(b.dtype) if carry_projection else b
 
-        new_updates = jax.tree.map(leaf, updates, buf, params)
-        return new_updates, ScaleBySGDPState(buf if keep_buffer else None)
+        pairs = jax.tree.map(leaf, updates, buf, params)
+        outer, inner = jax.tree.structure(updates), jax.tree.structure((0, 0))
+        new_updates, new_buf = jax.tree.transpose(outer, inner, pairs)
+        return new_updates, ScaleBySGDPState(new_buf if keep_buffer else None)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -209,21 +220,33 @@ def sgdp(
     eps: jax.typing.ArrayLike = 1e-8,
     delta: jax.typing.ArrayLike = 0.1,
     wd_ratio: jax.typing.ArrayLike = 0.1,
+    project_momentum_buffer: bool = True,
 ) -> optax.GradientTransformationExtraArgs:
-    r"""SGDP (Heo et al. 2021), equal to the reference ``adamp.SGDP``.
+    r"""SGDP (Heo et al. 2021), equal to the reference ``adamp.SGDP`` (clovaai).
 
     .. math::
         p \leftarrow p\,\Big(1 - \frac{\mathrm{lr}\cdot\mathrm{wd}\cdot r}{1-\mu}\Big)
         - \mathrm{lr}\,\mathrm{proj}(d)
 
-    See :func:`scale_by_sgdp`; the first step's buffer is ``(1 - dampening) * g``.
+    See :func:`scale_by_sgdp`; the first step's buffer is ``(1 - dampening) * g``. Without
+    nesterov the momentum buffer itself is projected, as in the reference;
+    ``project_momentum_buffer=False`` projects a copy instead.
     """
     check_non_negative("learning_rate", learning_rate)
     check_unit_interval("momentum", momentum)
     check_unit_interval("dampening", dampening, closed=True)
     _check_projection_args(eps, weight_decay, delta, wd_ratio)
     return optax.chain(
-        scale_by_sgdp(momentum, dampening, weight_decay, nesterov, eps, delta, wd_ratio),
+        scale_by_sgdp(
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov,
+            eps,
+            delta,
+            wd_ratio,
+            project_momentum_buffer,
+        ),
         optax.scale_by_learning_rate(learning_rate),
     )
 
