@@ -166,7 +166,7 @@ def run_cli(monkeypatch, capsys, script, args):
     [
         (["--betas", "0.1", "0"], "betas: got [0.0]; beta must be > 0"),
         (["--betas", "-0.5"], "beta must be > 0"),
-        (["--losses", "sigmoid", "dpoo"], "known losses: apo_down, apo_zero, aqfl"),
+        (["--losses", "sigmoid", "dpoo"], "known losses: aot, aot_unpaired, apo_down"),
         (["--loss", "{tmp}/missing"], "not found"),
         (["--loss", "{tmp}/corrupt.npz"], "not a readable .npz"),
         (["--num-seeds", "0"], "num_seeds: got 0"),
