@@ -1,13 +1,13 @@
-"""Throughput benchmark: SPEC section 2's canonical PPO CartPole-v1 config over 8 seeds.
+"""Throughput benchmark: the canonical PPO CartPole-v1 config over 8 seeds.
 
     python experiments/bench_ppo.py [--num-seeds 8] [--total-timesteps 500000]
 
 Prints compile seconds, train seconds, env steps per second (all seeds, compile excluded),
 peak resident memory, the final evaluation returns, and the overhead of running the same
 training as chunks with a progress bar (the experiment path) relative to one program. Then the
-same for every algorithm of the family on that config (with its ``ALGO_PRESETS``; A2C's preset
-changes the rollout to 5 steps, so its row is A2C as it is actually run), as time per env step
-relative to PPO's, measured in the same process.
+same for every algorithm on that environment, each resolved by ``config_for`` like every
+other entry point (its own presets; A2C's changes the rollout to 5 steps, so its row is A2C as
+it is actually run), as time per env step relative to PPO's, measured in the same process.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import tyro
 from tqdm.auto import tqdm
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.experiment.batch import SeedBatch
-from jaxopt_lab.rl import TrainConfig
-from jaxopt_lab.rl.config import ALGO_PRESETS
+from jaxopt_lab.launch.population import SeedBatch
+from jaxopt_lab.rl import TrainConfig, config_for
 
 
 @dataclass(frozen=True)
@@ -36,20 +35,10 @@ class BenchArgs:
     """Algorithms timed on the canonical config after PPO (empty: PPO only)."""
 
 
-def canonical_config(total_timesteps: int) -> TrainConfig:
-    """lr 2.5e-4, 4 envs x 128 steps, 4 epochs x 4 minibatches, 64-64 tanh, annealed LR."""
-    return TrainConfig(
-        env="CartPole-v1",
-        num_envs=4,
-        num_steps=128,
-        total_timesteps=total_timesteps,
-        update_epochs=4,
-        num_minibatches=4,
-        hidden_sizes=(64, 64),
-        activation="tanh",
-        learning_rate=2.5e-4,
-        anneal_lr=True,
-    )
+def canonical_config(total_timesteps: int, algo: str = "ppo") -> TrainConfig:
+    """CartPole-v1's preset: lr 2.5e-4, 4 envs x 128 steps, 4 epochs x 4 minibatches,
+    64-64 tanh, annealed LR (Huang et al. 2022's canonical PPO config)."""
+    return config_for("CartPole-v1", algo, total_timesteps=total_timesteps)
 
 
 def main() -> None:
@@ -114,7 +103,7 @@ def algorithm_table(
 ) -> str:
     """Per-algorithm compile/train seconds, env steps/s and time per step relative to PPO."""
     rows = {
-        algo: time_algorithm(config.replace(algo=algo, **ALGO_PRESETS[algo]), num_seeds, repeats)
+        algo: time_algorithm(canonical_config(config.total_timesteps, algo), num_seeds, repeats)
         for algo in dict.fromkeys(("ppo", *algos))
     }
     ppo_rate = rows["ppo"]["rate"]

@@ -3,32 +3,34 @@
 python experiments/compare.py                                   # the README's comparison
 python experiments/compare.py --algos ppo trpo --envs CartPole-v1 --num-seeds 4
 python experiments/compare.py --total-timesteps 100000 --out runs/quick
-python experiments/compare.py --algos ppo dpo --drift runs/lpo/mean.npz  # + a learned drift
+python experiments/compare.py --algos ppo dpo --drift-file runs/lpo/mean.npz  # + a learned drift
 python experiments/compare.py --override learning_rate=1e-2 num_envs=16  # every pair
 
 Each (algorithm, environment) pair uses the library's presets (``config_for``) and writes an
 ordinary run directory under ``--out``; the comparison adds ``table.csv``, ``table.md`` and
-``curves-<env>.png`` (IQM band over seeds per algorithm).
+``curves-<env>.png`` (IQM band over seeds per algorithm; a non-finite run dashed, marked).
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.experiment.cli import fail, parse_overrides
-from jaxopt_lab.experiment.compare import format_table, run_comparison, validate_comparison
-from jaxopt_lab.rl.config import ALGOS, config_for
+from jaxopt_lab.launch.cli import fail, parse_overrides
+from jaxopt_lab.launch.compare import format_table, run_comparison, validate_comparison
+from jaxopt_lab.rl import ALGORITHMS, TrainConfig, config_for
+from jaxopt_lab.rl.config import algorithm_class
 
 
 @dataclass(frozen=True)
 class CompareArgs:
     """Train every algorithm on every environment over ``num_seeds`` seeds."""
 
-    algos: tuple[str, ...] = tuple(algo for algo in ALGOS if algo != "lpo")
-    """Algorithms to compare (lpo needs --drift)."""
-    drift: str | None = None
+    algos: tuple[str, ...] = tuple(algo for algo in ALGORITHMS if algo != "lpo")
+    """Algorithms to compare (lpo needs --drift-file)."""
+    drift_file: str | None = None
     """Learned drift file (mean.npz of experiments/lpo_meta.py): adds lpo to the algorithms."""
     envs: tuple[str, ...] = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "brax/inverted_pendulum")
     """Environments (gymnax ids or brax/<name>)."""
@@ -39,26 +41,40 @@ class CompareArgs:
     total_timesteps: int | None = None
     """Env steps per seed for every pair (default: each environment's preset)."""
     override: tuple[str, ...] = ()
-    """TrainConfig FIELD=VALUE pairs applied to every pair, e.g. learning_rate=1e-2."""
+    """Setting FIELD=VALUE pairs applied to every pair whose algorithm has the setting."""
     out: str | None = None
     """Comparison directory (default: runs/compare-<time>)."""
     progress: bool = True
     """Show a progress bar per run."""
 
 
-def main() -> int:
-    args = tyro.cli(CompareArgs)
+def build_configs(args: CompareArgs) -> list[TrainConfig]:
+    """One resolved config per (environment, algorithm); ``ValueError`` for bad input."""
+    algos = (*args.algos, "lpo") if args.drift_file and "lpo" not in args.algos else args.algos
+    classes = [algorithm_class(algo) for algo in algos]
+    overrides = parse_overrides(args.override, classes)
+    if args.total_timesteps is not None:
+        overrides["total_timesteps"] = args.total_timesteps
+    if args.drift_file is not None:
+        overrides["drift_file"] = args.drift_file
+    configs = []
+    for env in args.envs:
+        for cls in classes:
+            own = {f.name for f in cls.__dataclass_fields__.values()}
+            chosen = {
+                k: v
+                for k, v in overrides.items()
+                if k in own or k in TrainConfig.__dataclass_fields__
+            }
+            configs.append(config_for(env, cls, **chosen))
+    return configs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = tyro.cli(CompareArgs, args=argv)
     out = args.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        overrides = parse_overrides(args.override)
-        if args.total_timesteps is not None:
-            overrides["total_timesteps"] = args.total_timesteps
-        algos = (*args.algos, "lpo") if args.drift and "lpo" not in args.algos else args.algos
-        configs = [
-            config_for(env, algo, **overrides, **({"drift": args.drift} if algo == "lpo" else {}))
-            for env in args.envs
-            for algo in algos
-        ]
+        configs = build_configs(args)
         path = validate_comparison(configs, args.num_seeds, out)
     except ValueError as error:
         fail(str(error))

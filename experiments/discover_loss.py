@@ -10,7 +10,6 @@ loss_shape.png (learned vs DPO vs DiscoPOP) and summary.json (fitness curve, hel
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import jax
@@ -20,20 +19,13 @@ import numpy as np
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.experiment.cli import fail
-from jaxopt_lab.experiment.run import check_run_dir, write_json
+from jaxopt_lab.launch.cli import fail
 from jaxopt_lab.meta import ESConfig
 from jaxopt_lab.meta.pref_loss import dpo_init, family_value
 from jaxopt_lab.objectives import discopop_loss
-from jaxopt_lab.pref.discovery import (
-    DiscoveryConfig,
-    check_discovery_dir,
-    run_discovery,
-    score_losses,
-)
-from jaxopt_lab.pref.discovery import learned_lab_loss as family_loss
-from jaxopt_lab.pref.losses import registry_loss
+from jaxopt_lab.pref.discovery import DiscoveryConfig, discovery_record, run_discovery
 from jaxopt_lab.pref.report import plot_fitness_curve, plot_loss_shapes
+from jaxopt_lab.rundir import check_out_dir
 
 matplotlib.use("Agg")
 
@@ -60,59 +52,31 @@ def main() -> int:
     try:
         args.discovery.validate()
         args.es.validate()
-        if args.held_out_seeds < 1:
-            raise ValueError(f"held_out_seeds: got {args.held_out_seeds}; must be >= 1")
-        out = check_run_dir(args.out)
-        check_discovery_dir(out, args.discovery, args.es)
+        record = discovery_record(args.discovery, args.es, args.held_out_seeds)
+        out = check_out_dir(args.out, config=record)
     except ValueError as error:
         fail(str(error))
-    result = run_discovery(args.discovery, args.es, out, progress=args.progress)
-    fitness = result["fitness"]
+    summary = run_discovery(args.discovery, args.es, out, args.held_out_seeds, args.progress)
+    fitness = summary["fitness"]
     plot_fitness_curve(fitness).savefig(out / "fitness.png", dpi=120)
-
     x = np.linspace(-4, 4, 401)
     zero = jnp.zeros_like(x)
     shapes = {
         "DPO: -log sigma(x)": np.asarray(jax.nn.softplus(-x)),
         "DiscoPOP (tau 0.05)": np.asarray(discopop_loss(x, zero, zero, zero, beta=1.0)),
         "family at init": np.asarray(family_value(dpo_init(), x)),
-        "discovered": np.asarray(family_value(result["mean"], x)),
+        "discovered": np.asarray(family_value(summary["mean"], x)),
     }
     plot_loss_shapes({k: (x, v) for k, v in shapes.items()}).savefig(
         out / "loss_shape.png", dpi=120
     )
-
-    held_out_seed = args.discovery.data_seed + 1000
-    scores = score_losses(
-        args.discovery,
-        [
-            (registry_loss("sigmoid"), ()),
-            (registry_loss("discopop"), ()),
-            (family_loss, dpo_init()),
-            (family_loss, result["mean"]),
-        ],
-        held_out_seed,
-        args.held_out_seeds,
-    )
-    names = ("sigmoid", "discopop", "family_init", "discovered")
-    summary = {
-        "fitness_mean": fitness.mean(1).tolist(),
-        "fitness_max": fitness.max(1).tolist(),
-        "generation_seconds": result["seconds"].tolist(),
-        "compile_seconds": result["compile_seconds"],
-        "held_out": {"seed": held_out_seed, "num_data_seeds": args.held_out_seeds},
-        "held_out_score": dict(zip(names, scores.tolist(), strict=True)),
-        "discovered_params": {k: v.tolist() for k, v in result["mean"].items()},
-        "config": {"discovery": args.discovery.to_dict(), "es": dataclasses.asdict(args.es)},
-    }
-    write_json(out / "summary.json", summary)
-    curve = fitness.mean(1)
+    curve = np.asarray(summary["fitness_mean"])
     print(f"population-mean fitness, first -> last generation: {curve[0]:.4f} -> {curve[-1]:.4f}")
     print("held-out score mean_lambda max_beta (R - lambda KL):")
-    for name, score in zip(names, scores, strict=True):
+    for name, score in summary["held_out_score"].items():
         print(f"  {name:12s} {score:.4f}")
     print(f"discovered loss: {out / 'mean.npz'}  (use with experiments/preference.py --loss)")
-    return 0
+    return 0 if summary["status"] == "ok" else 1
 
 
 if __name__ == "__main__":

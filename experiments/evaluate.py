@@ -16,8 +16,8 @@ import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab.analysis import summarize_returns
-from jaxopt_lab.experiment.cli import fail
-from jaxopt_lab.experiment.reload import reevaluate
+from jaxopt_lab.launch.cli import fail
+from jaxopt_lab.launch.reload import reevaluate
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,17 @@
 
 python experiments/lpo_meta.py --out runs/lpo-cartpole          # CPU default: CartPole-v1
 python experiments/lpo_meta.py --setting ant --out runs/lpo-ant # the paper's Ant (a GPU)
-python experiments/train.py --algo lpo --drift runs/lpo-cartpole/mean.npz
+python experiments/train.py --algo lpo --drift-file runs/lpo-cartpole/mean.npz
 
-Re-running with the same ``--out`` resumes from the last checkpoint. The directory gets the ES
-engine's files (``mean.npz`` is the learned drift) and ``summary.json``: the fitness curve,
-wall time per generation and inner env steps per second.
+Re-running the same command with the same ``--out`` resumes from the last checkpoint (another
+setting there is refused). The run directory (kind ``es``) holds ``mean.npz`` (the learned
+drift), ``metrics.parquet`` (every member's fitness per generation) and ``summary.json``: the
+fitness curves, wall time per generation and inner env steps per second.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,8 +21,9 @@ import numpy as np
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.experiment.cli import fail
-from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train
+from jaxopt_lab.launch.cli import fail
+from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train, setting_record
+from jaxopt_lab.rundir import check_out_dir
 
 
 @dataclass(frozen=True)
@@ -56,52 +57,33 @@ def build_setting(args: LPOArgs) -> LPOSetting:
         es=dataclasses.replace(
             base.es, seed=args.seed, **{k: v for k, v in es.items() if v is not None}
         ),
-        num_seeds=args.num_seeds or base.num_seeds,
+        num_seeds=base.num_seeds if args.num_seeds is None else args.num_seeds,
         ppo_init=args.ppo_init,
     )
     return setting.validate()
-
-
-def summarize(setting: LPOSetting, fitness: np.ndarray, seconds: np.ndarray) -> dict:
-    curve = np.nanmean(fitness, axis=1)
-    per_generation = float(np.median(seconds))
-    return {
-        "env": setting.inner.env,
-        "population_size": setting.es.population_size,
-        "num_generations": len(curve),
-        "inner_seeds": setting.num_seeds,
-        "inner_timesteps": setting.inner.num_updates * setting.inner.batch_size,
-        "ppo_init": setting.ppo_init,
-        "fitness_mean": curve.tolist(),
-        "fitness_max": np.nanmax(fitness, axis=1).tolist(),
-        "first_generation": float(curve[0]),
-        "last10_mean": float(curve[-10:].mean()),
-        "seconds_per_generation": per_generation,
-        "inner_steps_per_second": setting.env_steps_per_generation / per_generation,
-    }
 
 
 def main() -> int:
     args = tyro.cli(LPOArgs)
     try:
         setting = build_setting(args)
+        check_out_dir(args.out, config=setting_record(setting))
     except ValueError as error:
         fail(str(error))
-    out = Path(args.out)
-    result = meta_train(setting, out, args.progress)
-    summary = summarize(setting, result.fitness, result.seconds)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = meta_train(setting, args.out, args.progress)
+    curve = np.asarray(summary["fitness_mean"])
     print(
         f"LPO on {summary['env']}: {summary['num_generations']} generations x "
-        f"{summary['population_size']} members x {summary['inner_seeds']} seeds\n"
-        f"  fitness: first generation {summary['first_generation']:.1f}, "
-        f"last 10 generations {summary['last10_mean']:.1f}\n"
+        f"{summary['population_size']} members x {summary['inner_seeds']} seeds "
+        f"[{summary['status']}]\n"
+        f"  fitness: first generation {curve[0]:.1f}, "
+        f"last 10 generations {np.nanmean(curve[-10:]):.1f}\n"
         f"  {summary['seconds_per_generation']:.1f} s/generation, "
         f"{summary['inner_steps_per_second']:,.0f} inner env steps/s "
-        f"(compile {result.compile_seconds:.1f} s)\n"
-        f"  learned drift: {out / 'mean.npz'}"
+        f"(compile {summary['compile_seconds']:.1f} s)\n"
+        f"  learned drift: {Path(summary['run_dir']) / 'mean.npz'}"
     )
-    return 0
+    return 0 if summary["status"] == "ok" else 1
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ in one vmapped program. Writes under ``--out``: ``regression/`` (``results.parqu
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,14 +27,16 @@ import tyro
 from matplotlib import pyplot as plt
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab._checks import check_choice
 from jaxopt_lab.analysis.sweeps import plot_sweep, sweep_table
-from jaxopt_lab.experiment.cli import fail
-from jaxopt_lab.experiment.lr_sweep import make_regression_task, regression_sweep, rl_sweep
-from jaxopt_lab.experiment.run import check_run_dir, metrics_frame, package_versions, write_json
-from jaxopt_lab.rl import config_for
-from jaxopt_lab.rl.config import OPTIMIZERS, TrainConfig
+from jaxopt_lab.fields import check_choice, positive
+from jaxopt_lab.launch.cli import fail
+from jaxopt_lab.launch.experiment import metrics_frame
+from jaxopt_lab.launch.lr_sweep import make_regression_task, regression_sweep, rl_sweep
+from jaxopt_lab.rl import TrainConfig, config_for
 from jaxopt_lab.rl.optimizers import LR_SCALE, OPTIMIZER_STEPS
+from jaxopt_lab.rundir import METRICS, check_out_dir, run_directory
+
+OPTIMIZERS = tuple(OPTIMIZER_STEPS)
 
 PROBLEMS = ("regression", "ppo")
 
@@ -65,20 +66,19 @@ class SweepArgs:
             check_choice("problems", name, PROBLEMS)
         if not self.optimizers or not self.problems or not self.lr_factors:
             raise ValueError("optimizers, problems and lr_factors need at least one value each")
-        if min(self.lr_factors) <= 0:
-            raise ValueError(f"lr_factors: got {self.lr_factors}; must be > 0")
+        for factor in self.lr_factors:
+            positive("lr_factors", factor)
         for name in ("num_seeds", "regression_steps", "regression_log_every", "ppo_timesteps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
-        if self.regression_lr <= 0:
-            raise ValueError(f"regression_lr: got {self.regression_lr}; must be > 0")
+        positive("regression_lr", self.regression_lr)
         if self.regression_steps % self.regression_log_every:
             raise ValueError(
                 f"regression_log_every: {self.regression_log_every} does not divide "
                 f"regression_steps {self.regression_steps}"
             )
         if "ppo" in self.problems:
-            self.ppo_config("adam").validate()
+            self.ppo_config("adam")  # ValueError for a bad budget
         return self
 
     def ppo_config(self, optimizer: str) -> TrainConfig:
@@ -102,6 +102,16 @@ def _long(values: np.ndarray, optimizer: str, lrs: np.ndarray, args: SweepArgs, 
 
 
 def run_regression(args: SweepArgs, out: Path) -> pd.DataFrame:
+    """The regression sweep in its own run directory (kind ``regression_sweep``)."""
+    with run_directory(out, "regression_sweep", dataclasses.asdict(args)) as summary:
+        results = sweep_regression(args, out)
+        summary["table"] = sweep_table(results, "final_loss").to_dict("records")
+        if not np.isfinite(results["final_loss"]).all():
+            summary["status"] = "nonfinite"
+    return results
+
+
+def sweep_regression(args: SweepArgs, out: Path) -> pd.DataFrame:
     task = make_regression_task(jax.random.key(args.seed + 1))
     frames, curves = [], []
     for name in args.optimizers:
@@ -125,7 +135,6 @@ def run_regression(args: SweepArgs, out: Path) -> pd.DataFrame:
             curve.assign(step=np.tile(sweep.curve_steps, len(frame)), loss=sweep.curve.reshape(-1))
         )
     results = pd.concat(frames, ignore_index=True)
-    out.mkdir(parents=True, exist_ok=True)
     results.to_parquet(out / "results.parquet", index=False)
     results.to_csv(out / "results.csv", index=False)
     pd.concat(curves, ignore_index=True).to_parquet(out / "curves.parquet", index=False)
@@ -137,47 +146,34 @@ def run_ppo(args: SweepArgs, out: Path) -> pd.DataFrame:
     for name in args.optimizers:
         config = args.ppo_config(name)
         lrs = config.learning_rate * np.asarray(args.lr_factors)
-        start = time.perf_counter()
-        sweep = rl_sweep(config, lrs, args.num_seeds, args.seed)
-        seconds = time.perf_counter() - start
-        print(f"  ppo         {name:15s} {seconds:6.1f} s", flush=True)
-        frame = _long(sweep.final_return, name, lrs, args, "final_return")
-        frames.append(frame)
-
-        run_dir = out / name
-        run_dir.mkdir(parents=True, exist_ok=True)
-        metrics = metrics_frame(sweep.metrics)
-        member = metrics["seed"].to_numpy()
-        metrics.insert(0, "learning_rate", lrs[member // args.num_seeds])
-        metrics["seed"] = member % args.num_seeds
-        metrics.to_parquet(run_dir / "metrics.parquet", index=False)
-        write_json(
-            run_dir / "config.json",
-            {
-                "config": dataclasses.asdict(config),
-                "learning_rates": lrs,
-                "num_seeds": args.num_seeds,
-                "seed": args.seed,
-                "argv": sys.argv,
-                "versions": package_versions(),
-            },
-        )
-        nonfinite = sweep.metrics["nonfinite"].any() or not np.isfinite(sweep.final_return).all()
-        write_json(
-            run_dir / "summary.json",
-            {
-                "algo": config.algo,
-                "env": config.env,
-                "optimizer": name,
-                "num_seeds": args.num_seeds,
-                "total_timesteps": config.num_updates * config.batch_size,
-                "learning_rates": lrs,
-                "final_return": sweep.final_return,
-                "table": sweep_table(frame, "final_return").to_dict("records"),
-                "status": "nonfinite" if nonfinite else "ok",
-                "train_seconds": seconds,
-            },
-        )
+        record = {"learning_rates": lrs, "num_seeds": args.num_seeds, "seed": args.seed}
+        with run_directory(out / name, "rl_sweep", config.to_dict(), **record) as summary:
+            start = time.perf_counter()
+            sweep = rl_sweep(config, lrs, args.num_seeds, args.seed)
+            seconds = time.perf_counter() - start
+            print(f"  ppo         {name:15s} {seconds:6.1f} s", flush=True)
+            frame = _long(sweep.final_return, name, lrs, args, "final_return")
+            frames.append(frame)
+            metrics = metrics_frame(sweep.metrics)
+            member = metrics["seed"].to_numpy()
+            metrics.insert(0, "learning_rate", lrs[member // args.num_seeds])
+            metrics["seed"] = member % args.num_seeds
+            metrics.to_parquet(out / name / METRICS, index=False)
+            nonfinite = (
+                sweep.metrics["nonfinite"].any() or not np.isfinite(sweep.final_return).all()
+            )
+            summary.update(
+                algo=config.algo.name,
+                env=config.env,
+                optimizer=name,
+                num_seeds=args.num_seeds,
+                total_timesteps=config.num_updates * config.batch_size,
+                learning_rates=lrs,
+                final_return=sweep.final_return,
+                table=sweep_table(frame, "final_return").to_dict("records"),
+                status="nonfinite" if nonfinite else "ok",
+                train_seconds=seconds,
+            )
     results = pd.concat(frames, ignore_index=True)
     results.to_parquet(out / "results.parquet", index=False)
     results.to_csv(out / "results.csv", index=False)
@@ -212,23 +208,34 @@ def markdown_table(results: pd.DataFrame, value: str, digits: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = tyro.cli(SweepArgs, args=argv)
     try:
-        out = check_run_dir(args.validate().out)
+        out = check_out_dir(args.validate().out)
     except ValueError as error:
         fail(str(error))
     plt.switch_backend("Agg")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(
-        out / "config.json",
-        {"args": dataclasses.asdict(args), "argv": sys.argv, "versions": package_versions()},
-    )
+    with run_directory(out, "optimizer_sweep", dataclasses.asdict(args)) as summary:
+        sections, panels = run_problems(args, out)
+        text = "\n\n".join(sections)
+        (out / "table.md").write_text(text + "\n")
+        print(text)
+        fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2))
+        for ax, (results, value, title) in zip(np.atleast_1d(axes), panels, strict=True):
+            plot_sweep(results, value, ax=ax)
+            ax.set_title(title)
+            if value == "final_loss":
+                ax.set_yscale("log")
+        fig.tight_layout()
+        fig.savefig(out / "optimizers.png", dpi=120)
+        summary["sections"] = sections
+    print(f"results: {out}")
+    return 0
+
+
+def run_problems(args: SweepArgs, out: Path) -> tuple[list[str], list[tuple]]:
+    """Each problem's sweep: its Markdown table and its figure panel."""
     sections, panels = [], []
     if "regression" in args.problems:
         results = run_regression(args, out / "regression")
         table = markdown_table(results, "final_loss", 4)
-        write_json(
-            out / "regression" / "summary.json",
-            {"table": sweep_table(results, "final_loss").to_dict("records")},
-        )
         sections.append(
             f"Regression (teacher-student MLP, {args.regression_steps} steps): final test MSE, "
             f"IQM over {args.num_seeds} seeds [95% bootstrap CI]\n\n{table}"
@@ -242,21 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"IQM over {args.num_seeds} seeds [95% bootstrap CI]\n\n{table}"
         )
         panels.append((results, "final_return", "PPO CartPole-v1: final return"))
-
-    text = "\n\n".join(sections)
-    (out / "table.md").write_text(text + "\n")
-    print(text)
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2))
-    for ax, (results, value, title) in zip(np.atleast_1d(axes), panels, strict=True):
-        plot_sweep(results, value, ax=ax)
-        ax.set_title(title)
-        if value == "final_loss":
-            ax.set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(out / "optimizers.png", dpi=120)
-    write_json(out / "summary.json", {"status": "ok", "sections": sections})
-    print(f"results: {out}")
-    return 0
+    return sections, panels
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.experiment.cli import fail
+from jaxopt_lab.launch.cli import fail
 from jaxopt_lab.pref.config import LabConfig
 from jaxopt_lab.pref.frontier import (
     DEFAULT_BETAS,
@@ -65,6 +65,8 @@ def main() -> int:
         fail(str(error))
     summary = run_frontier(args.lab, spec, out=str(out), progress=args.progress)
     print((out / "table.md").read_text())
+    if summary["nonfinite_runs"]:
+        print(f"non-finite runs (left out): {summary['nonfinite_runs']}")
     print(
         f"{summary['runs']} runs ({len(spec.betas)} betas x {spec.num_seeds} seeds x "
         f"{len(summary['losses'])} losses): build {summary['build_seconds']:.1f} s, compile "
@@ -72,7 +74,7 @@ def main() -> int:
         f"({summary['pairs_per_second']:,.0f} pairs/s), wall {summary['wall_seconds']:.1f} s"
         f"  [{summary['status']}]"
     )
-    if args.figure:
+    if args.figure and (out / "frontier.png").is_file():
         shutil.copyfile(out / "frontier.png", args.figure)
     print(f"run directory: {out}")
     return 0 if summary["status"] == "ok" else 1

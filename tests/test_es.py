@@ -5,10 +5,11 @@ from dataclasses import replace
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from jaxopt_lab.meta import ESConfig, evolve, load_pytree
-from jaxopt_lab.meta.es import to_minimised
+from jaxopt_lab.meta.es import es_outputs, to_minimised
 
 TARGET = {"w": jnp.arange(4.0).reshape(2, 2), "b": jnp.array([1.0, -1.0])}
 START = jax.tree.map(jnp.zeros_like, TARGET)
@@ -44,6 +45,7 @@ def test_non_finite_fitness_counts_as_worst():
 def test_kill_and_resume_is_bit_identical(tmp_path):
     config = replace(SMALL, checkpoint_every=2)
     whole = evolve(quadratic, START, config, tmp_path / "whole", progress=False)
+    assert whole.resumed_from == 0
 
     def kill(generation, fitness):
         if generation == 4:  # after the checkpoint at 4 generations, before the one at 6
@@ -51,7 +53,6 @@ def test_kill_and_resume_is_bit_identical(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         evolve(quadratic, START, config, tmp_path / "killed", progress=False, on_generation=kill)
-    assert not (tmp_path / "killed" / "mean.npz").exists()
     ran = []
     resumed = evolve(
         quadratic,
@@ -61,25 +62,36 @@ def test_kill_and_resume_is_bit_identical(tmp_path):
         progress=False,
         on_generation=lambda g, _: ran.append(g),
     )
-    assert ran == [4, 5]  # resumed from the checkpoint, not started over
+    assert ran == [4, 5] and resumed.resumed_from == 4  # resumed, not started over
     assert_trees_equal(resumed.state, whole.state)
     np.testing.assert_array_equal(resumed.fitness, whole.fitness)
     assert np.isnan(resumed.seconds).sum() == 0
 
 
-def test_writes_mean_and_history(tmp_path):
-    result = evolve(quadratic, START, SMALL, tmp_path, progress=False, metadata={"kind": "toy"})
+def test_outputs_are_the_mean_and_every_members_fitness(tmp_path):
+    result = evolve(quadratic, START, SMALL, progress=False)
+    curves = es_outputs(tmp_path, result, {"kind": "toy"})
     mean, metadata = load_pytree(tmp_path / "mean.npz", START, expect={"kind": "toy"})
     assert_trees_equal(mean, result.mean)
     assert metadata == {"kind": "toy"}
-    assert (tmp_path / "history.json").exists()
+    frame = pd.read_parquet(tmp_path / "metrics.parquet")
+    assert len(frame) == SMALL.num_generations * SMALL.population_size
+    np.testing.assert_array_equal(
+        frame.pivot(index="generation", columns="member", values="fitness"), result.fitness
+    )
+    np.testing.assert_allclose(curves["fitness_mean"], result.fitness.mean(axis=1), rtol=1e-6)
+    assert curves["resumed_from_generation"] == 0 and curves["nonfinite_fitness"] == 0
 
 
-def test_refuses_a_directory_of_another_config(tmp_path):
-    evolve(quadratic, START, SMALL, tmp_path, progress=False)
-    other = replace(SMALL, sigma=0.2)
-    with pytest.raises(ValueError, match="sigma"):
-        evolve(quadratic, START, other, tmp_path, progress=False)
+def test_a_run_directory_of_another_config_is_refused(tmp_path):
+    from jaxopt_lab.rundir import check_out_dir, run_directory
+
+    record = {"es": {"sigma": 0.1}}
+    with pytest.raises(KeyboardInterrupt), run_directory(tmp_path / "es", "es", record):
+        raise KeyboardInterrupt
+    assert check_out_dir(tmp_path / "es", config=record) == tmp_path / "es"  # resumable
+    with pytest.raises(ValueError, match=r"another config \(differs in es\.sigma\)"):
+        check_out_dir(tmp_path / "es", config={"es": {"sigma": 0.2}})
 
 
 def test_batched_evaluation_matches_vmap():

@@ -103,10 +103,10 @@ def test_refuses_to_overwrite_a_finished_run(run_dir):
     ("args", "message"),
     [
         (["--env", "CartPole-v9"], "env: unknown environment 'CartPole-v9'"),
-        (["--algo", "sac"], "algo: unknown value 'sac'; allowed: ppo, a2c, dpo, mdpo, trpo"),
+        (["--algo", "sac"], "algo: unknown value 'sac'; allowed: ppo, a2c, dpo"),
         (["--num-minibatches", "3"], "num_minibatches: num_envs * num_steps = 512"),
         (["--learning-rate", "0"], "learning_rate: got 0.0; must be > 0"),
-        (["--total-timesteps", "-5"], "total_timesteps: got -5; must be > 0"),
+        (["--total-timesteps", "-5"], "total_timesteps: got -5; must be >= 1"),
         (["--out", "/proc/forbidden/run"], "out: /proc/forbidden/run is not writable"),
     ],
 )

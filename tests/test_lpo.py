@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from jaxopt_lab.experiment.run import run_experiment, validate_experiment
+from jaxopt_lab.launch import run_experiment
 from jaxopt_lab.meta import ESConfig, save_pytree
 from jaxopt_lab.meta.lpo import LPOSetting, make_lpo_fitness, meta_train
 from jaxopt_lab.objectives import ppo_drift
@@ -22,14 +22,15 @@ from jaxopt_lab.objectives.learned_drift import (
     drift_file_metadata,
     init_drift_weights,
     learned_drift,
-    load_learned_drift,
+    load_drift_params,
     lpo_features,
-    make_learned_drift,
-    save_learned_drift,
+    make_drift_params,
+    save_drift_params,
     start_drift_weights,
     zero_drift_weights,
 )
-from jaxopt_lab.rl import make_trainer
+from jaxopt_lab.rl import config_for, make_trainer
+from jaxopt_lab.rl.algos import LPO
 
 ROOT = Path(__file__).resolve().parents[1]
 RATIOS = jnp.linspace(0.2, 3.0, 57)
@@ -37,7 +38,7 @@ ADVANTAGES = jnp.linspace(-4.0, 4.0, 33)
 
 
 def random_drift(seed, ppo_init=False, scale=3.0):
-    return make_learned_drift(init_drift_weights(jax.random.key(seed), scale), ppo_init)
+    return make_drift_params(init_drift_weights(jax.random.key(seed), scale), ppo_init)
 
 
 def test_features_are_the_papers_eight():
@@ -65,7 +66,7 @@ def test_mirror_learning_conditions_for_random_weights(seed, ppo_init):
 
 
 def test_ppo_init_with_zero_weights_is_the_ppo_drift():
-    drift = make_learned_drift(zero_drift_weights(), ppo_init=True)
+    drift = make_drift_params(zero_drift_weights(), ppo_init=True)
     r, a = jnp.meshgrid(RATIOS, ADVANTAGES)
     ppo = ppo_drift(r, a, 0.2)
     # relu(ppo - 1e-4): PPO's drift up to the 1e-4 margin that pins the drift at r = 1
@@ -78,7 +79,7 @@ def test_ppo_init_with_zero_weights_is_the_ppo_drift():
     np.testing.assert_array_equal(
         grad_learned(r.ravel(), a.ravel(), drift)[where], grad_ppo(r.ravel(), a.ravel())[where]
     )
-    without = make_learned_drift(zero_drift_weights(), ppo_init=False)
+    without = make_drift_params(zero_drift_weights(), ppo_init=False)
     np.testing.assert_array_equal(learned_drift(r, a, without), 0.0)
 
 
@@ -87,7 +88,8 @@ def test_ppo_init_with_zero_weights_is_the_ppo_drift():
 
 @pytest.fixture(scope="module")
 def lpo_config(tiny_config):
-    return tiny_config.replace(algo="lpo", total_timesteps=16 * 64)
+    zero = LPO(drift_params=make_drift_params(zero_drift_weights()))
+    return tiny_config.replace(algo=zero, total_timesteps=16 * 64)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,8 @@ def test_population_x_seeds_train_state_matches(lpo_config, population):
     base = lpo_config.hparams()
 
     def train(weights, key):
-        return trainer.train(key, base._replace(drift=make_learned_drift(weights)))[0].params
+        hp = base.replace(algo=base.algo.replace(drift_params=make_drift_params(weights)))
+        return trainer.train(key, hp)[0].actor
 
     keys = jax.random.split(jax.random.key(3), 2)
     grid = jax.jit(jax.vmap(jax.vmap(train, in_axes=(None, 0)), in_axes=(0, None)))(
@@ -128,11 +131,10 @@ def test_population_x_seeds_train_state_matches(lpo_config, population):
 
 
 def test_lpo_without_a_drift_is_a_clear_error(lpo_config):
-    trainer = make_trainer(lpo_config)
-    with pytest.raises(ValueError, match="algo lpo needs a learned drift"):
-        jax.eval_shape(trainer.train, jax.random.key(0), lpo_config.hparams())
-    with pytest.raises(ValueError, match="drift: algo lpo needs --drift PATH"):
-        validate_experiment(lpo_config, num_seeds=2)
+    with pytest.raises(ValueError, match="drift_file: algo lpo needs a learned drift"):
+        config_for("CartPole-v1", "lpo")
+    with pytest.raises(ValueError, match="drift_file: algo lpo needs a learned drift"):
+        lpo_config.replace(algo=LPO())
 
 
 def test_kill_and_resume_meta_training_is_bit_identical(lpo_config, tmp_path):
@@ -140,7 +142,7 @@ def test_kill_and_resume_meta_training_is_bit_identical(lpo_config, tmp_path):
         inner=lpo_config.replace(total_timesteps=4 * 64),
         es=ESConfig(population_size=2, num_generations=3, checkpoint_every=1, sigma=0.5),
     )
-    whole = meta_train(setting, tmp_path / "whole", progress=False)
+    whole = meta_train(setting, tmp_path / "whole", progress=False)["result"]
 
     def kill(generation, _):
         if generation == 1:
@@ -148,14 +150,18 @@ def test_kill_and_resume_meta_training_is_bit_identical(lpo_config, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         meta_train(setting, tmp_path / "killed", progress=False, on_generation=kill)
+    assert json.loads((tmp_path / "killed" / "summary.json").read_text())["status"] == (
+        "interrupted"
+    )
     ran = []
-    resumed = meta_train(
+    summary = meta_train(
         setting, tmp_path / "killed", False, on_generation=lambda g, _: ran.append(g)
     )
-    assert ran == [2]
+    resumed = summary["result"]
+    assert ran == [2] and summary["resumed_from_generation"] == 2
     jax.tree.map(np.testing.assert_array_equal, resumed.state, whole.state)
     np.testing.assert_array_equal(resumed.fitness, whole.fitness)
-    drift = load_learned_drift(tmp_path / "killed" / "mean.npz")
+    drift = load_drift_params(tmp_path / "killed" / "mean.npz")
     jax.tree.map(np.testing.assert_array_equal, drift.weights, whole.mean)
 
 
@@ -169,10 +175,10 @@ def test_es_start_is_the_zero_drift_but_not_a_saddle():
 
     def pair(start):
         plus_w, minus_w = (jax.tree.map(jnp.add, start, e) for e in (eps, minus))
-        return (learned_drift(r, a, make_learned_drift(w)) for w in (plus_w, minus_w))
+        return (learned_drift(r, a, make_drift_params(w)) for w in (plus_w, minus_w))
 
     start = start_drift_weights(jax.random.key(0))
-    np.testing.assert_array_equal(learned_drift(r, a, make_learned_drift(start)), 0.0)
+    np.testing.assert_array_equal(learned_drift(r, a, make_drift_params(start)), 0.0)
     plus, minus_drift = pair(start)
     assert float(jnp.abs(plus - minus_drift).max()) > 0.1
     plus, minus_drift = pair(zero_drift_weights())
@@ -185,15 +191,14 @@ def test_es_start_is_the_zero_drift_but_not_a_saddle():
 
 def test_train_with_a_drift_file(lpo_config, tmp_path):
     path = tmp_path / "drift.npz"
-    save_learned_drift(path, random_drift(0, ppo_init=True, scale=0.5))
-    loaded = load_learned_drift(path)
+    save_drift_params(path, random_drift(0, ppo_init=True, scale=0.5))
+    loaded = load_drift_params(path)
     assert float(loaded.ppo_init) == 1.0
-    summary = run_experiment(
-        lpo_config.replace(drift=str(path)), num_seeds=2, out=tmp_path / "run", progress=False
-    )
+    config = lpo_config.replace(algo=LPO(drift_file=str(path)))
+    summary = run_experiment(config, num_seeds=2, out=tmp_path / "run", progress=False)
     assert summary["status"] == "ok" and summary["algo"] == "lpo"
     recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
-    assert recorded["drift"] == str(path)
+    assert recorded["algo"] == {"name": "lpo", "drift_file": str(path)}
 
 
 @pytest.mark.parametrize(
@@ -214,22 +219,30 @@ def test_train_with_a_drift_file(lpo_config, tmp_path):
             {"kind": "preference_loss"},
             "kind is 'preference_loss', expected 'lpo_drift'",
         ),
+        (
+            {"hidden": jnp.full((8, 128), jnp.nan), "out": jnp.zeros((128, 1))},
+            drift_file_metadata(False),
+            "1024 non-finite values in the drift weights 'hidden'",
+        ),
     ],
 )
-def test_bad_drift_files_fail_before_compiling(lpo_config, tmp_path, weights, metadata, message):
+def test_bad_drift_files_fail_before_compiling(tmp_path, weights, metadata, message):
     path = tmp_path / "bad.npz"
     save_pytree(path, weights, metadata)
     with pytest.raises(ValueError, match=message):
-        lpo_config.replace(drift=str(path)).validate()
+        LPO(drift_file=str(path))
 
 
-def test_drift_file_is_only_for_lpo(lpo_config, tmp_path):
+def test_drift_file_is_only_for_lpo(tmp_path):
     path = tmp_path / "drift.npz"
-    save_learned_drift(path, random_drift(0))
-    with pytest.raises(ValueError, match="drift: a learned drift is for algo lpo, not 'ppo'"):
-        lpo_config.replace(algo="ppo", drift=str(path)).validate()
+    save_drift_params(path, random_drift(0))
+    with pytest.raises(ValueError, match="drift_file: not a setting of algo ppo"):
+        config_for("CartPole-v1", "ppo", drift_file=str(path))
     with pytest.raises(ValueError, match="no such file"):
-        lpo_config.replace(drift=str(tmp_path / "missing.npz")).validate()
+        LPO(drift_file=str(tmp_path / "missing.npz"))
+    nan_weights = jax.tree.map(lambda x: x * jnp.nan, zero_drift_weights())
+    with pytest.raises(ValueError, match="non-finite values in the drift weights"):
+        LPO(drift_params=make_drift_params(nan_weights))
 
 
 # --- scripts and notebook ---------------------------------------------------------------------
@@ -279,14 +292,14 @@ def test_meta_script_writes_a_loadable_drift(meta_run):
     summary = json.loads((meta_run / "summary.json").read_text())
     assert len(summary["fitness_mean"]) == 3 and summary["population_size"] == 4
     assert summary["inner_steps_per_second"] > 0
-    assert load_learned_drift(meta_run / "mean.npz").weights["out"].shape == (128, 1)
+    assert load_drift_params(meta_run / "mean.npz").weights["out"].shape == (128, 1)
 
 
 def test_scripts_refuse_bad_input(tmp_path):
     line = error_line(script("lpo_meta.py", "--out", str(tmp_path / "m"), "--population-size", "5"))
     assert "population_size: got 5; OpenES's antithetic sampler needs an even population" in line
     line = error_line(script("train.py", "--algo", "lpo", "--out", str(tmp_path / "t")))
-    assert "drift: algo lpo needs --drift PATH" in line
+    assert "drift_file: algo lpo needs a learned drift: --drift-file PATH" in line
     assert not (tmp_path / "m").exists() and not (tmp_path / "t").exists()
 
 

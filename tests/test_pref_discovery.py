@@ -1,5 +1,6 @@
 """Preference-loss discovery: the monotone family, kill-and-resume, the saved loss as --loss."""
 
+import json
 from dataclasses import replace
 
 import jax
@@ -27,7 +28,7 @@ class KilledError(Exception):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("discovery") / "full"
-    return out, run_discovery(TINY, ES, out, progress=False)
+    return out, run_discovery(TINY, ES, out, held_out_seeds=1, progress=False)
 
 
 def test_family_is_decreasing_in_x():
@@ -53,9 +54,11 @@ def test_killed_discovery_resumes_to_the_same_result(tmp_path, uninterrupted):
             raise KilledError
 
     with pytest.raises(KilledError):
-        run_discovery(TINY, ES, out, progress=False, on_generation=kill_after_third)
+        run_discovery(TINY, ES, out, 1, progress=False, on_generation=kill_after_third)
     assert (out / "checkpoints").is_dir() and not (out / "mean.npz").exists()
-    resumed = run_discovery(TINY, ES, out, progress=False)
+    assert json.loads((out / "summary.json").read_text())["status"] == "crashed"
+    resumed = run_discovery(TINY, ES, out, held_out_seeds=1, progress=False)
+    assert resumed["resumed_from_generation"] == 2
     jax.tree.map(np.testing.assert_array_equal, resumed["mean"], full["mean"])
     np.testing.assert_array_equal(resumed["fitness"], full["fitness"])
     assert np.all(np.isfinite(full["fitness"]))
@@ -73,8 +76,10 @@ def test_discovered_loss_loads_as_a_frontier_loss(uninterrupted):
 
 def test_discovery_refuses_another_config_in_its_directory(uninterrupted):
     out, _ = uninterrupted
-    with pytest.raises(ValueError, match="another config"):
-        run_discovery(TINY, replace(ES, sigma=0.2), out, progress=False)
+    with pytest.raises(ValueError, match=r"another config \(differs in es\.sigma\)"):
+        run_discovery(TINY, replace(ES, sigma=0.2), out, held_out_seeds=1, progress=False)
+    with pytest.raises(ValueError, match="already holds a finished run"):
+        run_discovery(TINY, ES, out, held_out_seeds=1, progress=False)
 
 
 def test_loss_file_of_another_kind_is_rejected(tmp_path):

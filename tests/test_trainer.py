@@ -1,13 +1,14 @@
-"""The on-policy trainer: vmap over seeds and hyperparameters, chunks, determinism, learning."""
+"""The on-policy trainer: vmap over seeds, hyperparameters and environment parameters,
+chunks, determinism, learning."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab.experiment import SeedBatch, chunk_size
-from jaxopt_lab.experiment.batch import broadcast_hparams
-from jaxopt_lab.rl import TrainConfig, make_train, make_trainer
+from jaxopt_lab.fields import TracedValue
+from jaxopt_lab.launch import SeedBatch, broadcast_hparams, chunk_size
+from jaxopt_lab.rl import TrainConfig, config_for, make_train, make_trainer
 
 NUM_SEEDS = 3
 
@@ -36,7 +37,7 @@ def test_metrics_have_one_row_per_update(tiny_config, batch_run):
 def test_same_seed_is_bit_identical(batch, batch_run):
     state, metrics, _ = batch.run()
     np.testing.assert_array_equal(metrics["loss"], batch_run[1]["loss"])
-    jax.tree.map(np.testing.assert_array_equal, state.params, batch_run[0].params)
+    jax.tree.map(np.testing.assert_array_equal, state.actor, batch_run[0].actor)
     first, _ = batch.evaluate(state)
     second, _ = batch.evaluate(batch_run[0])
     np.testing.assert_array_equal(first, second)
@@ -50,8 +51,8 @@ def test_vmapped_seeds_equal_runs_one_at_a_time(tiny_config, batch, batch_run):
         np.testing.assert_allclose(metrics["loss"], batch_run[1]["loss"][i], rtol=1e-4, atol=1e-5)
         jax.tree.map(
             lambda a, b, i=i: np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-5),
-            state.params,
-            batch_run[0].params,
+            (state.actor, state.critic),
+            (batch_run[0].actor, batch_run[0].critic),
         )
 
 
@@ -61,15 +62,15 @@ def test_chunks_compose_to_one_program(tiny_config, batch, batch_run):
     np.testing.assert_allclose(metrics["loss"], batch_run[1]["loss"], rtol=1e-5, atol=1e-6)
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-        state.params,
-        batch_run[0].params,
+        (state.actor, state.critic),
+        (batch_run[0].actor, batch_run[0].critic),
     )
 
 
 def test_hyperparameters_vmap_like_seeds(tiny_config):
     """One program sweeps learning rate and clip eps; each lane equals its own run."""
     trainer = make_trainer(tiny_config)
-    hp = broadcast_hparams(tiny_config.hparams(), 2)._replace(
+    hp = broadcast_hparams(tiny_config.hparams(), 2).replace(
         learning_rate=jnp.array([1e-3, 1e-2]), clip_eps=jnp.array([0.1, 0.3])
     )
     keys = jnp.stack([jax.random.key(0)] * 2)
@@ -111,11 +112,12 @@ def test_continuous_actions_train_finitely():
     )
     batch = SeedBatch(config, 2, chunk=config.num_updates)
     state, metrics, _ = batch.run()
-    assert state.params["params"]["log_std"].shape == (2, 1)
+    assert state.actor["params"]["log_std"].shape == (2, 1)
+    assert "log_std" not in state.critic["params"]
     assert np.isfinite(metrics["loss"]).all()
     returns, _ = batch.evaluate(state)
     assert returns.shape == (2,) and np.all((returns < 0) & (returns > -2000))
-    assert batch.trainer.obs_stats(state).mean.shape == (2, 3)
+    assert state.env_state.obs_stats.mean.shape == (2, 3)
 
 
 @pytest.mark.filterwarnings("ignore:Brax System:UserWarning")
@@ -136,29 +138,123 @@ def test_brax_env_trains():
 
 
 def test_presets_are_valid_and_reach_the_cli():
-    from jaxopt_lab.experiment.cli import parse_train_args
-    from jaxopt_lab.rl import PRESETS, config_for
+    from jaxopt_lab.launch.cli import parse_train_args
+    from jaxopt_lab.rl import ENV_PRESETS
 
-    for env in PRESETS:
-        config_for(env).validate()
-    args = parse_train_args(["--env", "Pendulum-v1", "--gamma", "0.9"])
-    assert args.num_envs == PRESETS["Pendulum-v1"]["num_envs"] and args.gamma == 0.9
-    assert parse_train_args([]).train_config() == TrainConfig()
+    for env in ENV_PRESETS:
+        config_for(env)
+    config, options = parse_train_args(["--env", "Pendulum-v1", "--gamma", "0.9"])
+    assert config.num_envs == ENV_PRESETS["Pendulum-v1"]["num_envs"] and config.gamma == 0.9
+    assert options.num_seeds == 8
+    assert parse_train_args([])[0] == TrainConfig() == config_for()
 
 
-def test_pair_presets_apply_to_their_pair_only_and_yield_to_flags():
-    from jaxopt_lab.experiment.cli import parse_train_args
-    from jaxopt_lab.rl import config_for
-    from jaxopt_lab.rl.config import PAIR_PRESETS
+def test_env_presets_apply_to_their_pair_only_and_yield_to_flags():
+    from jaxopt_lab.launch.cli import parse_train_args
+    from jaxopt_lab.rl.algos import DPO
 
-    brax_dpo = PAIR_PRESETS[("brax/inverted_pendulum", "dpo")]["dpo_alpha"]
-    assert brax_dpo != TrainConfig.dpo_alpha
-    assert config_for("brax/inverted_pendulum", "dpo").dpo_alpha == brax_dpo
-    assert config_for("brax/inverted_pendulum", "ppo").dpo_alpha == TrainConfig.dpo_alpha
-    assert config_for("CartPole-v1", "dpo").dpo_alpha == TrainConfig.dpo_alpha
-    assert config_for("brax/inverted_pendulum", "dpo", dpo_alpha=2.0).dpo_alpha == 2.0
+    brax_dpo = DPO.env_presets["brax/inverted_pendulum"]["dpo_alpha"]
+    assert brax_dpo != DPO.dpo_alpha
+    assert config_for("brax/inverted_pendulum", "dpo").algo.dpo_alpha == brax_dpo
+    assert config_for("CartPole-v1", "dpo").algo.dpo_alpha == DPO.dpo_alpha
+    assert config_for("brax/inverted_pendulum", "dpo", dpo_alpha=2.0).algo.dpo_alpha == 2.0
     args = ["--env", "brax/inverted_pendulum", "--algo", "dpo"]
-    assert parse_train_args(args).dpo_alpha == brax_dpo
-    assert parse_train_args([*args, "--dpo-alpha", "1.5"]).dpo_alpha == 1.5
-    for env, algo in PAIR_PRESETS:
-        config_for(env, algo).validate()
+    assert parse_train_args(args)[0].algo.dpo_alpha == brax_dpo
+    assert parse_train_args([*args, "--dpo-alpha", "1.5"])[0].algo.dpo_alpha == 1.5
+    with pytest.raises(ValueError, match="dpo_alpha: not a setting of algo ppo"):
+        config_for("brax/inverted_pendulum", "ppo", dpo_alpha=1.0)
+
+
+# --- every traced number is traced wherever it is used ------------------------------------
+
+
+def sweep_equals_single_runs(config, swept_hp, singles, rtol=2e-4, atol=1e-5):
+    """Train ``swept_hp`` (two lanes, one key) in one vmapped program; each lane must equal
+    the run of its own config, built and compiled on its own (to float32 rounding: the two
+    programs are compiled differently)."""
+    keys = jnp.stack([jax.random.key(5)] * 2)
+    state, swept = jax.jit(jax.vmap(make_trainer(config).train))(keys, swept_hp)
+    networks = (state.actor, state.critic)
+    lanes_differ = jax.tree.map(lambda x: float(jnp.abs(x[0] - x[1]).max()), networks)
+    assert max(jax.tree.leaves(lanes_differ)) > 1e-4
+    for lane, single in enumerate(singles):
+        alone_state, alone = jax.jit(make_train(single))(jax.random.key(5), single.hparams())
+        np.testing.assert_allclose(alone["loss"], swept["loss"][lane], rtol=rtol, atol=atol)
+        jax.tree.map(
+            lambda a, b, lane=lane: np.testing.assert_allclose(a, b[lane], rtol=rtol, atol=atol),
+            (alone_state.actor, alone_state.critic),
+            networks,
+        )
+
+
+def test_gamma_sweep_with_reward_normalisation_equals_single_runs():
+    """Reward normalisation discounts with each run's own (traced) gamma, as GAE does."""
+    config = config_for(
+        "Pendulum-v1",
+        num_envs=4,
+        num_steps=16,
+        total_timesteps=4 * 16 * 4,
+        num_minibatches=2,
+        update_epochs=2,
+        hidden_sizes=(16,),
+        normalize_rewards=True,
+    )
+    gammas = (0.5, 0.99)
+    hp = broadcast_hparams(config.hparams(), 2).replace(gamma=jnp.array(gammas))
+    sweep_equals_single_runs(config, hp, [config.replace(gamma=g) for g in gammas])
+
+
+def test_env_parameter_sweep_equals_single_runs(tiny_config):
+    """One program trains CartPole with two pole lengths (the derived polemass_length follows)."""
+    lengths = (0.25, 1.0)
+    hp = broadcast_hparams(tiny_config.hparams(), 2)
+    hp = hp.replace(env_params=hp.env_params.replace(length=jnp.array(lengths)))
+    singles = [tiny_config.replace(env_params={"length": length}) for length in lengths]
+    assert singles[1].env_params.polemass_length == pytest.approx(0.1)
+    sweep_equals_single_runs(tiny_config, hp, singles)
+
+
+@pytest.mark.parametrize("algo", ["trpo", "dpo"])
+def test_algorithm_settings_sweep_equals_single_runs(tiny_config, algo):
+    """The algorithm's own traced settings vmap like the shared ones."""
+    config = config_for("CartPole-v1", algo, learning_rate=0.05, **_tiny(tiny_config))
+    name = {"trpo": "max_kl", "dpo": "dpo_alpha"}[algo]
+    values = (0.002, 0.05) if algo == "trpo" else (0.01, 4.0)
+    hp = broadcast_hparams(config.hparams(), 2)
+    hp = hp.replace(algo=hp.algo.replace(**{name: jnp.array(values)}))
+    singles = [config.replace(algo=config.algo.replace(**{name: v})) for v in values]
+    # TRPO's conjugate gradient and line search amplify rounding differences: 2e-3, while the
+    # two lanes' trust regions differ 25-fold.
+    sweep_equals_single_runs(config, hp, singles, rtol=2e-3, atol=1e-4)
+
+
+def _tiny(config):
+    names = ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches")
+    return {name: getattr(config, name) for name in (*names, "hidden_sizes")}
+
+
+def test_the_trainer_cannot_read_a_traced_setting_from_the_config(tiny_config):
+    """Everything built from the config sees its traced fields as TracedValue: a use raises."""
+    static = make_trainer(tiny_config).context.config
+    assert static.num_envs == tiny_config.num_envs
+    assert isinstance(static.gamma, TracedValue)
+    assert isinstance(static.env_params.length, TracedValue)
+    with pytest.raises(TypeError, match=r"config\.gamma is a traced hyperparameter"):
+        static.gamma * 2.0
+    with pytest.raises(TypeError, match="traced"):
+        float(static.learning_rate)
+
+
+def test_hparams_of_another_static_config_are_refused(tiny_config):
+    trainer = make_trainer(tiny_config)
+    other = tiny_config.replace(num_steps=8, total_timesteps=8 * 4 * 4)
+    with pytest.raises(ValueError, match="static settings differ"):
+        jax.eval_shape(trainer.train, jax.random.key(0), other.hparams())
+
+
+def test_sweep_values_are_checked_like_settings(tiny_config):
+    hp = broadcast_hparams(tiny_config.hparams(), 3)
+    with pytest.raises(ValueError, match=r"learning_rate: got -1.0; must be > 0"):
+        hp.replace(learning_rate=jnp.array([1e-3, -1.0, 1e-2]))
+    with pytest.raises(ValueError, match="gamma: got nan"):
+        hp.replace(gamma=jnp.array([0.9, jnp.nan, 0.99]))

@@ -127,7 +127,8 @@ def plot_runs(
 
     ``df`` is typically ``load_runs(...)``. ``seed_col`` defaults to ``["run", "seed"]`` when
     ``df`` has a ``run`` column (so seeds of different runs in one group stay distinct), else
-    ``"seed"``.
+    ``"seed"``. A group with a ``status`` other than ``ok`` (a non-finite or crashed run) is
+    drawn dashed, its status in the legend, infinite values left out like NaN.
     """
     if group not in df.columns:
         raise ValueError(f"df lacks the group column {group!r}; has {list(df.columns)}")
@@ -138,8 +139,12 @@ def plot_runs(
     if ax is None:
         _, ax = plt.subplots()
     for name, sub in df.groupby(group, sort=True):
-        plot_learning_curves(
-            sub, ax=ax, label=str(name), x=x, y=y, smooth=smooth, seed_col=seed_col
-        )
+        statuses = sorted(set(sub["status"]) - {"ok"}) if "status" in sub.columns else []
+        label = f"{name} ({', '.join(statuses)})" if statuses else str(name)
+        if statuses:
+            sub = sub.assign(**{y: sub[y].where(np.isfinite(sub[y].astype(float)))})
+        plot_learning_curves(sub, ax=ax, label=label, x=x, y=y, smooth=smooth, seed_col=seed_col)
+        if statuses:
+            ax.lines[-1].set_linestyle("--")
     ax.legend(title=group)
     return ax

@@ -1,82 +1,18 @@
-"""Loading run directories written by the experiment scripts.
+"""Loading run directories for analysis (the format: :mod:`jaxopt_lab.rundir`).
 
-A run directory holds ``config.json`` (resolved config and package versions),
-``metrics.parquet`` (long format, one row per seed per logged update) and ``summary.json``
-(final returns, IQM with its bootstrap CI, timings); see DESIGN.md, "Contracts".
+:func:`load_runs` concatenates the metrics of several runs, each row tagged with its run, its
+algorithm, environment and status: a non-finite or crashed run loads too, and the plots mark it.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-RUN_FILES = ("config.json", "metrics.parquet", "summary.json")
-REQUIRED_METRIC_COLUMNS = ("seed", "update", "env_steps", "episode_return")
-REQUIRED_SUMMARY_KEYS = (
-    "algo",
-    "env",
-    "num_seeds",
-    "final_return",
-    "iqm",
-    "ci_low",
-    "ci_high",
-    "compile_seconds",
-    "train_seconds",
-    "steps_per_second",
-)
-
-
-@dataclass(frozen=True, eq=False)
-class Run:
-    """One loaded run directory: its resolved config, per-seed metrics and summary."""
-
-    path: Path
-    config: dict[str, Any]
-    metrics: pd.DataFrame
-    summary: dict[str, Any]
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise ValueError(f"{path} must hold a JSON object, got {kind}")
-    return data
-
-
-def load_run(path: str | Path) -> Run:
-    """Load the run directory ``path``.
-
-    Raises ``FileNotFoundError`` if the directory or one of its files (config.json,
-    metrics.parquet, summary.json) is missing, and ``ValueError`` if a file is malformed or
-    lacks required metric columns / summary keys.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run directory {path} does not exist")
-    absent = [name for name in RUN_FILES if not (path / name).is_file()]
-    if absent:
-        raise FileNotFoundError(f"incomplete run directory {path}: missing {', '.join(absent)}")
-
-    config = _read_json_object(path / "config.json")
-    summary = _read_json_object(path / "summary.json")
-    missing_keys = [k for k in REQUIRED_SUMMARY_KEYS if k not in summary]
-    if missing_keys:
-        raise ValueError(f"{path / 'summary.json'} lacks keys {missing_keys}")
-    metrics = pd.read_parquet(path / "metrics.parquet")
-    missing_cols = [c for c in REQUIRED_METRIC_COLUMNS if c not in metrics.columns]
-    if missing_cols:
-        raise ValueError(f"{path / 'metrics.parquet'} lacks columns {missing_cols}")
-    return Run(path=path, config=config, metrics=metrics, summary=summary)
+from jaxopt_lab.rundir import SUMMARY, Run, load_run
 
 
 def _run_dirs(paths_or_glob_root: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -90,16 +26,16 @@ def _run_dirs(paths_or_glob_root: str | Path | Iterable[str | Path]) -> list[Pat
         root = Path(text)
         if not root.is_dir():
             raise FileNotFoundError(f"{root} does not exist")
-        if (root / "summary.json").is_file():
-            return [root]
-        dirs = sorted(p.parent for p in root.rglob("summary.json"))
+        dirs = sorted(p.parent for p in root.rglob(SUMMARY))
     if not dirs:
         raise FileNotFoundError(f"no run directories found for {text!r}")
     return dirs
 
 
 def load_runs(paths_or_glob_root: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """Concatenated metrics of several runs, with ``run`` (path), ``algo`` and ``env`` columns.
+    """Concatenated metrics of several training runs (kind ``rl``), with ``run`` (path),
+    ``algo``, ``env`` and ``status`` columns. Runs that wrote no metrics (crashed early) add
+    no rows; directories of other kinds (a comparison's own directory) are skipped.
 
     Accepts a list of run directories, a glob pattern (``"runs/ppo_*"``), a single run
     directory, or a root directory searched recursively for runs (dirs with summary.json).
@@ -107,9 +43,12 @@ def load_runs(paths_or_glob_root: str | Path | Iterable[str | Path]) -> pd.DataF
     frames = []
     for run_dir in _run_dirs(paths_or_glob_root):
         run = load_run(run_dir)
-        frames.append(
-            run.metrics.assign(run=str(run.path), algo=run.summary["algo"], env=run.summary["env"])
-        )
+        if run.kind == "rl" and run.metrics is not None:
+            tags = {"run": str(run.path), "algo": run.summary.get("algo"), "status": run.status}
+            frames.append(run.metrics.assign(**tags, env=run.summary.get("env")))
     if not frames:
-        raise ValueError("no run directories given")
+        raise ValueError("no run directories with metrics given")
     return pd.concat(frames, ignore_index=True)
+
+
+__all__ = ["Run", "load_run", "load_runs"]

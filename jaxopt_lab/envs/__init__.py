@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnax
+import jax
 
 from jaxopt_lab.envs.core import ActionSpec, Env, Step, Wrapper
 from jaxopt_lab.envs.gymnax_env import GymnaxEnv
@@ -12,6 +15,7 @@ from jaxopt_lab.envs.wrappers import (
     NormalizeObservation,
     NormalizeReward,
     RunningMeanStd,
+    ScaleReward,
     VecEnv,
     normalize_observation,
 )
@@ -55,26 +59,39 @@ def make_base_env(name: str, brax_backend: str = "spring") -> Env:
 
 
 def make_vec_env(
-    name: str,
+    env: str | Env,
     num_envs: int,
     *,
+    params: Any = None,
     normalize_observations: bool = False,
     normalize_rewards: bool = False,
-    reward_scale: float = 1.0,
-    gamma: float = 0.99,
+    gamma: jax.Array | float = 0.99,
+    reward_scale: jax.Array | float = 1.0,
     brax_backend: str = "spring",
 ) -> Env:
-    """The training stack: episode statistics, action clipping, ``vmap`` over ``num_envs``,
-    then reward scaling/normalisation and (outermost) observation normalisation."""
-    env = EpisodeStatistics(make_base_env(name, brax_backend))
+    """The training stack over ``env`` (an id, or a base environment built once): its
+    ``params`` bound, episode statistics, action clipping, ``vmap`` over ``num_envs``, reward
+    normalisation (discount ``gamma``), reward scaling and (outermost) observation
+    normalisation. ``params``, ``gamma`` and ``reward_scale`` may be traced values."""
+    base = make_base_env(env, brax_backend) if isinstance(env, str) else env
+    stacked = EpisodeStatistics(base.with_params(params))
+    if not stacked.action_spec.discrete:
+        stacked = ClipAction(stacked)
+    stacked = VecEnv(stacked, num_envs)
+    if normalize_rewards:
+        stacked = NormalizeReward(stacked, gamma=gamma)
+    stacked = ScaleReward(stacked, reward_scale)
+    if normalize_observations:
+        stacked = NormalizeObservation(stacked)
+    return stacked
+
+
+def make_eval_env(base: Env, num_envs: int, params: Any = None) -> Env:
+    """Episode statistics, action clipping and ``vmap`` over ``num_envs``: no reward changes."""
+    env = EpisodeStatistics(base.with_params(params))
     if not env.action_spec.discrete:
         env = ClipAction(env)
-    env = VecEnv(env, num_envs)
-    if normalize_rewards or reward_scale != 1.0:
-        env = NormalizeReward(env, gamma=gamma, scale=reward_scale, normalize=normalize_rewards)
-    if normalize_observations:
-        env = NormalizeObservation(env)
-    return env
+    return VecEnv(env, num_envs)
 
 
 __all__ = [
@@ -86,11 +103,13 @@ __all__ = [
     "NormalizeObservation",
     "NormalizeReward",
     "RunningMeanStd",
+    "ScaleReward",
     "Step",
     "VecEnv",
     "Wrapper",
     "available_envs",
     "make_base_env",
+    "make_eval_env",
     "make_vec_env",
     "normalize_observation",
     "validate_env_name",

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 from brax import envs as brax_envs
 
-from jaxopt_lab._checks import check_choice
 from jaxopt_lab.envs.core import ActionSpec, Step
+from jaxopt_lab.fields import check_choice
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
 DEFAULT_BACKEND = "spring"
@@ -72,6 +72,12 @@ class BraxEnv:
             high=(1.0,) * num_actions,
         )
         self.max_episode_steps = -(-episode_length // action_repeat)
+
+    def with_params(self, params: Any) -> BraxEnv:
+        """brax environments take no parameters here (their physics are a fixed System)."""
+        if params is not None:
+            raise ValueError(f"env_params: brax/{self.name} has no settable parameters")
+        return self
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, BraxState]:
         state = self._env.reset(key)

@@ -8,7 +8,8 @@ are pure functions of explicit state, in the style of gymnax:
                                           #          final_obs, info)
 
 ``step`` auto-resets: when ``terminated | truncated`` the returned ``obs``/``state`` belong to the
-next episode and ``final_obs`` is the last observation of the finished one (SPEC section 1), so
+next episode and ``final_obs`` is the last observation of the finished one (gymnax >= 1.0's
+``info["final_observation"]``), so
 the TD target can bootstrap from ``V(final_obs)`` on truncation only.
 """
 

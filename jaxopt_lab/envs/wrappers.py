@@ -162,18 +162,16 @@ class NormalizeRewardState(NamedTuple):
 
 
 class NormalizeReward(Wrapper):
-    """Scales rewards by the running std of the discounted return (gymnasium's NormalizeReward).
+    """Divides rewards by the running std of the discounted return (gymnasium's
+    NormalizeReward): ``G <- gamma * G * (1 - done) + r``;  ``r <- r / sqrt(var(G) + 1e-8)``.
 
-    ``G <- gamma * G * (1 - done) + r``;  ``r <- scale * r / sqrt(var(G) + 1e-8)``.
-    With ``normalize=False`` it only multiplies by the constant ``scale`` (brax-style reward
-    scaling).
+    ``gamma`` may be a traced value (the trainer builds this wrapper inside the compiled
+    program with each run's own discount, the one its advantages use).
     """
 
-    def __init__(self, env: Env, gamma: float = 0.99, scale: float = 1.0, normalize: bool = True):
+    def __init__(self, env: Env, gamma: jax.Array | float = 0.99):
         super().__init__(env)
         self.gamma = gamma
-        self.scale = scale
-        self.normalize = normalize
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, NormalizeRewardState]:
         obs, state = self.env.reset(key)
@@ -185,8 +183,18 @@ class NormalizeReward(Wrapper):
         done = step.terminated | step.truncated
         discounted_return = state.discounted_return * self.gamma + step.reward
         stats = state.return_stats.update(discounted_return)
-        reward = step.reward * self.scale
-        if self.normalize:
-            reward = reward / jnp.sqrt(stats.var + 1e-8)
+        reward = step.reward / jnp.sqrt(stats.var + 1e-8)
         new_state = NormalizeRewardState(step.state, jnp.where(done, 0.0, discounted_return), stats)
         return step._replace(reward=reward, state=new_state)
+
+
+class ScaleReward(Wrapper):
+    """Multiplies rewards by ``scale`` (brax-style reward scaling; may be a traced value)."""
+
+    def __init__(self, env: Env, scale: jax.Array | float):
+        super().__init__(env)
+        self.scale = scale
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> Step:
+        step = self.env.step(key, state, action)
+        return step._replace(reward=step.reward * self.scale)

@@ -1,4 +1,12 @@
-"""Command-line parsing shared by the ``experiments/`` scripts (tyro over the config)."""
+"""Command-line parsing shared by the ``experiments/`` scripts.
+
+``experiments/train.py``'s flags are generated from the field declarations: every shared
+setting of :class:`~jaxopt_lab.rl.TrainConfig` and every setting of the chosen ``--algo``, each
+with its help text, its default from the presets of ``--env`` and ``--algo`` (and the
+learning-rate scale of ``--optimizer``), and ``--env-param NAME=VALUE`` for the environment's
+parameters. The parsed values go through :func:`~jaxopt_lab.rl.config_for` like every other
+entry point, so a command line resolves exactly as the same overrides in Python.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +14,23 @@ import argparse
 import ast
 import dataclasses
 import sys
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import tyro
 
-from jaxopt_lab.rl.config import ALGOS, OPTIMIZERS, TrainConfig, config_for
+from jaxopt_lab.envs import available_envs
+from jaxopt_lab.rl import ALGORITHMS, Algorithm, TrainConfig, config_for
+from jaxopt_lab.rl.config import algorithm_class
+
+HIDDEN = ("env", "algo", "env_params")  # set by --env, --algo and --env-param
 
 
 @dataclass(frozen=True)
-class TrainArgs(TrainConfig):
-    """Train ``num_seeds`` seeds in one vmapped program and write a run directory.
-
-    Defaults of the training hyperparameters are the library's preset for ``--env``; with
-    ``--optimizer`` and no ``--learning-rate``, the preset's learning rate rescaled to that
-    optimizer (``jaxopt_lab.rl.optimizers.LR_SCALE``). An explicit ``--learning-rate`` wins.
-    """
+class RunOptions:
+    """How ``experiments/train.py`` runs and records the training (not part of the config)."""
 
     num_seeds: int = 8
     """Seeds trained together in one vmapped program."""
@@ -34,66 +43,129 @@ class TrainArgs(TrainConfig):
     checkpoint_every: int = 5
     """Write an orbax checkpoint every this many compiled chunks (and at the end)."""
 
-    def train_config(self) -> TrainConfig:
-        names = [f.name for f in dataclasses.fields(TrainConfig)]
-        return TrainConfig(**{name: getattr(self, name) for name in names})
+
+def cli_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields of ``cls`` that are command-line flags."""
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)]
 
 
-def parse_train_args(argv: Sequence[str] | None = None) -> TrainArgs:
-    """Parse ``argv``; the per-environment preset fills the defaults of unspecified flags."""
+def _annotated(cls: type, field: dataclasses.Field) -> Any:
+    hint = typing.get_type_hints(cls)[field.name]
+    return Annotated[hint, tyro.conf.arg(help=field.metadata.get("doc") or None)]
+
+
+def _args_class(algo: type[Algorithm], list_envs: bool) -> type:
+    """A flat dataclass: --env, --algo, the shared settings, the algorithm's, --env-param and
+    the run options (``list_envs``: name every environment in the help, which imports brax)."""
+    envs = "one of " + ", ".join(available_envs()) if list_envs else "a gymnax id or brax/<name>"
+    specs: list[tuple[str, Any, Any]] = [
+        ("env", Annotated[str, tyro.conf.arg(help=f"environment: {envs}")], "CartPole-v1"),
+        ("algo", Annotated[str, tyro.conf.arg(help="one of " + ", ".join(ALGORITHMS))], "ppo"),
+    ]
+    for cls in (TrainConfig, algo):
+        specs += [
+            (f.name, _annotated(cls, f), None) for f in cli_fields(cls) if f.name not in HIDDEN
+        ]
+    env_param = "environment parameter NAME=VALUE (repeatable), e.g. length=0.75 for CartPole"
+    specs.append(("env_param", Annotated[tuple[str, ...], tyro.conf.arg(help=env_param)], ()))
+    hints = typing.get_type_hints(RunOptions)
+    specs += [(f.name, hints[f.name], f.default) for f in dataclasses.fields(RunOptions)]
+    fields = [(name, hint, dataclasses.field(default=default)) for name, hint, default in specs]
+    return dataclasses.make_dataclass("TrainArgs", fields, frozen=True)
+
+
+def parse_train_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, RunOptions]:
+    """Parse ``argv`` into the resolved config and the run options; ``ValueError`` (naming
+    the setting) for a bad value or name."""
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--env", default=TrainConfig.env)
-    pre.add_argument("--algo", default=TrainConfig.algo)
-    pre.add_argument("--optimizer")
+    for flag in ("--env", "--algo", "--optimizer"):
+        pre.add_argument(flag)
     known, _ = pre.parse_known_args(argv)
-    if _is_known_env(known.env) and known.algo in ALGOS:
-        chosen = {"optimizer": known.optimizer} if known.optimizer in OPTIMIZERS else {}
-        preset = config_for(known.env, known.algo, **chosen)
-    else:  # validation reports the unknown name before anything runs
-        preset = TrainConfig(env=known.env, algo=known.algo)
-    default = TrainArgs(**dataclasses.asdict(preset))
-    return tyro.cli(TrainArgs, args=argv, default=default)
+    env, algo = known.env or "CartPole-v1", known.algo or "ppo"
+    chosen = {"optimizer": known.optimizer} if known.optimizer else {}
+    preset = _preset_values(env, algo, chosen)
+    algo_cls = ALGORITHMS.get(algo, ALGORITHMS["ppo"])
+    args_cls = _args_class(algo_cls, list_envs=bool({"-h", "--help"} & set(argv)))
+    defaults = {f.name: f.default for f in dataclasses.fields(args_cls)}
+    defaults.update({k: v for k, v in preset.items() if k in defaults}, env=env, algo=algo)
+    parsed = tyro.cli(args_cls, args=argv, default=args_cls(**defaults))
+    names = [f.name for c in (TrainConfig, algo_cls) for f in cli_fields(c) if f.name not in HIDDEN]
+    overrides = {n: getattr(parsed, n) for n in names if getattr(parsed, n) != preset.get(n)}
+    config = config_for(
+        env, algorithm_class(algo), env_params=parse_env_params(parsed.env_param), **overrides
+    )
+    options = RunOptions(
+        **{f.name: getattr(parsed, f.name) for f in dataclasses.fields(RunOptions)}
+    )
+    return config, options
 
 
-def _is_known_env(env: str) -> bool:
+def _preset_values(env: str, algo: str, chosen: dict[str, Any]) -> dict[str, Any]:
+    """The flags' defaults: the resolved preset, or the bare defaults when ``env`` or
+    ``algo`` is unknown (the error is reported when the parsed flags are resolved)."""
     try:
-        TrainConfig(env=env).validate()
-    except ValueError as error:
-        return not str(error).startswith("env:")
-    return True
+        config = config_for(env, algo, **chosen)
+    except ValueError:
+        config = TrainConfig()
+    algo_values = {f.name: getattr(config.algo, f.name) for f in dataclasses.fields(config.algo)}
+    shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainConfig)}
+    return {**shared, **algo_values}
 
 
-def parse_overrides(pairs: Sequence[str]) -> dict[str, object]:
-    """``FIELD=VALUE`` pairs as ``TrainConfig`` overrides; values are Python literals.
+def parse_env_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs (Python literals) as environment-parameter overrides."""
+    params = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"env_param: expected NAME=VALUE, got {pair!r}")
+        try:
+            params[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"env_param: {name}: {text!r} is not a number") from None
+    return params
 
-    ``learning_rate=1e-2``, ``hidden_sizes=(256,256)``, ``anneal_lr=False``; a bare word is a
-    string (``activation=relu``). An integer field takes an integral float (``1e6``). Raises
-    ``ValueError`` naming the field for an unknown field or a value of the wrong type.
-    """
-    defaults = {f.name: getattr(TrainConfig, f.name) for f in dataclasses.fields(TrainConfig)}
-    allowed = sorted(set(defaults) - {"env", "algo"})
+
+def setting_types(algos: Sequence[type[Algorithm]]) -> dict[str, Any]:
+    """The default value (hence the type) of every setting a command line may override: the
+    shared settings and those of ``algos``."""
+    shared = {f.name: f.default for f in cli_fields(TrainConfig) if f.name not in HIDDEN}
+    for algo in algos:
+        shared.update({f.name: f.default for f in cli_fields(algo)})
+    return shared
+
+
+def parse_overrides(
+    pairs: Sequence[str], algos: Sequence[type[Algorithm]] = ()
+) -> dict[str, object]:
+    """``FIELD=VALUE`` pairs as overrides of shared settings or of ``algos``' own; values are
+    Python literals (``learning_rate=1e-2``, ``hidden_sizes=(256,256)``, ``anneal_lr=False``;
+    a bare word is a string). An integer field takes an integral float (``1e6``). Raises
+    ``ValueError`` naming the field for an unknown field or a value of the wrong type."""
+    defaults = setting_types(algos)
     overrides: dict[str, object] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or name not in allowed:
-            raise ValueError(
-                f"override: expected FIELD=VALUE, got {pair!r}; fields: {', '.join(allowed)}"
-            )
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        default = defaults[name]
-        if type(default) is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif type(default) is float and type(value) is int:
-            value = float(value)
-        if default is not None and type(value) is not type(default):
-            expected = type(default).__name__
-            raise ValueError(f"{name}: expected {expected}, got {text!r}")
-        overrides[name] = value
+        if not sep or name not in defaults:
+            fields = ", ".join(sorted(defaults))
+            raise ValueError(f"override: expected FIELD=VALUE, got {pair!r}; fields: {fields}")
+        overrides[name] = _typed(name, text, defaults[name])
     return overrides
+
+
+def _typed(name: str, text: str, default: Any) -> Any:
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if type(default) is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif type(default) is float and type(value) is int:
+        value = float(value)
+    if default is not None and type(value) is not type(default):
+        raise ValueError(f"{name}: expected {type(default).__name__}, got {text!r}")
+    return value
 
 
 def fail(message: str) -> None:

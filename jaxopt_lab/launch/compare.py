@@ -9,7 +9,6 @@ combined table and one learning-curve figure per environment.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,8 +21,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from jaxopt_lab.analysis import load_runs, plot_runs
-from jaxopt_lab.experiment.run import check_run_dir, run_experiment, validate_experiment
-from jaxopt_lab.rl.config import TrainConfig
+from jaxopt_lab.launch.experiment import run_experiment, validate_experiment
+from jaxopt_lab.rl import TrainConfig
+from jaxopt_lab.rundir import check_out_dir, load_run, run_directory
 
 TABLE_COLUMNS = (
     "env",
@@ -42,7 +42,7 @@ TABLE_COLUMNS = (
 
 def run_name(config: TrainConfig) -> str:
     """Directory name of one run inside a comparison: ``<algo>--<env>`` (``/`` -> ``_``)."""
-    return f"{config.algo}--{config.env.replace('/', '_')}"
+    return f"{config.algo.name}--{config.env.replace('/', '_')}"
 
 
 def validate_comparison(
@@ -54,11 +54,9 @@ def validate_comparison(
     names = [run_name(config) for config in configs]
     if len(set(names)) != len(names):
         raise ValueError(f"algos/envs: duplicate runs in {names}")
-    path = check_run_dir(out)
-    if (path / "table.csv").exists():
-        raise ValueError(f"out: {path} already holds a finished comparison")
+    path = check_out_dir(out)
     for config in configs:
-        validate_experiment(config, num_seeds, path / run_name(config), checkpoint_every=5)
+        validate_experiment(num_seeds, path / run_name(config), config)
     return path
 
 
@@ -71,23 +69,27 @@ def run_comparison(
     on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """Train every config over ``num_seeds`` seeds, then write ``table.csv``, ``table.md``
-    and ``curves-<env>.png`` into ``out``. Returns the table."""
+    and ``curves-<env>.png`` into ``out`` (a run directory of kind ``comparison``). A run
+    that crashes or goes non-finite is marked as such; the others still run. Returns the
+    table."""
     path = validate_comparison(configs, num_seeds, out)
-    path.mkdir(parents=True, exist_ok=True)
-    run_dirs = [path / run_name(config) for config in configs]
-    for config, run_dir in zip(configs, run_dirs, strict=True):
-        try:
-            summary = run_experiment(
-                config, num_seeds=num_seeds, seed=seed, out=run_dir, progress=progress
-            )
-        except Exception:  # recorded as crashed in its summary.json; the others still run
-            summary = json.loads((run_dir / "summary.json").read_text())
-        if on_run is not None:
-            on_run(summary)
-    table = comparison_table(run_dirs)
-    table.to_csv(path / "table.csv", index=False)
-    (path / "table.md").write_text(format_table(table) + "\n")
-    plot_comparison(path, [d for d in run_dirs if (d / "metrics.parquet").is_file()])
+    record = {"runs": [run_name(c) for c in configs], "num_seeds": num_seeds, "seed": seed}
+    with run_directory(path, "comparison", [c.to_dict() for c in configs], **record) as summary:
+        run_dirs = [path / run_name(config) for config in configs]
+        for config, run_dir in zip(configs, run_dirs, strict=True):
+            try:
+                result = run_experiment(config, num_seeds, seed, run_dir, progress)
+            except Exception:  # recorded as crashed in its summary.json; the others still run
+                result = load_run(run_dir).summary
+            if on_run is not None:
+                on_run(result)
+        table = comparison_table(run_dirs)
+        table.to_csv(path / "table.csv", index=False)
+        (path / "table.md").write_text(format_table(table) + "\n")
+        plot_comparison(path, run_dirs)
+        summary["runs"] = dict(
+            zip(table["algo"] + " on " + table["env"], table["status"], strict=True)
+        )
     return table
 
 
@@ -95,7 +97,7 @@ def comparison_table(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """One row per run: IQM of the final return over seeds with its 95% bootstrap CI."""
     rows = []
     for run_dir in run_dirs:
-        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+        summary = load_run(run_dir).summary
         rows.append({column: summary.get(column) for column in TABLE_COLUMNS})
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
@@ -129,10 +131,12 @@ def _rate(value: float | None) -> str:
 
 
 def plot_comparison(path: Path, run_dirs: Sequence[str | os.PathLike]) -> list[Path]:
-    """One figure per environment: a learning curve (IQM band over seeds) per algorithm."""
-    if not run_dirs:
+    """One figure per environment: a learning curve (IQM band over seeds) per algorithm;
+    a run that is not ``ok`` is drawn dashed with its status in the legend."""
+    with_metrics = [d for d in run_dirs if load_run(d).metrics is not None]
+    if not with_metrics:
         return []
-    frame = load_runs(list(run_dirs))
+    frame = load_runs(with_metrics)
     figures = []
     for env, runs in frame.groupby("env", sort=False):
         fig, ax = plt.subplots(figsize=(6, 4))

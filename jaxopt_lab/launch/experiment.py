@@ -1,22 +1,11 @@
-"""One experiment: a batch of seeds trained, evaluated and written to a run directory.
-
-Run directory (DESIGN.md): ``config.json``, ``metrics.parquet`` (one row per seed per update),
-``summary.json`` and ``checkpoints/`` (orbax, the vmapped runner state).
-"""
+"""One experiment: a batch of seeds trained, evaluated and written to a run directory
+(:mod:`jaxopt_lab.rundir`, kind ``rl``: ``config.json``, ``metrics.parquet`` with one row per
+seed per update, ``summary.json`` and ``checkpoints/``, orbax, the vmapped runner state)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import platform
-import sys
-import tempfile
 import time
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,55 +14,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from jaxopt_lab.analysis import summarize_returns
-from jaxopt_lab.experiment.batch import SeedBatch
-from jaxopt_lab.experiment.checkpoint import checkpoint_manager, save_state
-from jaxopt_lab.rl.config import TrainConfig
-
-PACKAGES = (
-    "jaxopt_lab",
-    "jax",
-    "jaxlib",
-    "flax",
-    "optax",
-    "chex",
-    "gymnax",
-    "brax",
-    "orbax-checkpoint",
-)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+from jaxopt_lab.checkpoint import checkpoint_manager, save_state
+from jaxopt_lab.launch.population import SeedBatch
+from jaxopt_lab.rl import TrainConfig
+from jaxopt_lab.rundir import CHECKPOINTS, METRICS, check_out_dir, run_directory
 
 
 def default_run_dir(config: TrainConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.algo}-{config.env.replace('/', '_')}-{stamp}"
-
-
-def check_run_dir(out: str | os.PathLike) -> Path:
-    """Refuse an ``--out`` that cannot be written or already holds a finished run."""
-    path = Path(out)
-    if (path / "summary.json").exists():
-        raise ValueError(f"out: {path} already holds a finished run; choose another directory")
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"out: {path} exists and is not a directory")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    try:  # a real probe: permission bits do not tell for root or for special file systems
-        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".jaxopt_lab-probe-"))
-    except OSError as error:
-        raise ValueError(
-            f"out: {path} is not writable ({parent} does not accept new files: {error.strerror})"
-        ) from None
-    return path
+    return Path("runs") / f"{config.algo.name}-{config.env.replace('/', '_')}-{stamp}"
 
 
 def metrics_frame(metrics: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -82,66 +31,20 @@ def metrics_frame(metrics: dict[str, np.ndarray]) -> pd.DataFrame:
     columns = {"seed": np.repeat(np.arange(num_seeds), num_updates)}
     for name, values in metrics.items():
         columns[name] = values.reshape(-1)
-    frame = pd.DataFrame(columns)
-    return frame[
-        [
-            "seed",
-            "update",
-            "env_steps",
-            "episode_return",
-            *sorted(set(metrics) - {"update", "env_steps", "episode_return"}),
-        ]
-    ]
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-
-
-@contextmanager
-def recorded_summary(path: Path, summary: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Write ``summary`` to ``path/summary.json`` however the block ends.
-
-    An exception is recorded under ``error`` (the status stays what the block last set,
-    ``"crashed"`` unless it set another) and re-raised: a crashed run is never a result. On
-    success ``run_dir`` is added to the returned dict (not to the file).
-    """
-    try:
-        yield summary
-    except Exception as error:
-        summary["error"] = "".join(traceback.format_exception_only(error)).strip()
-        write_json(path / "summary.json", summary)
-        raise
-    write_json(path / "summary.json", summary)
-    summary["run_dir"] = str(path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    first = ["seed", "update", "env_steps", "episode_return"]
+    return pd.DataFrame(columns)[[*first, *sorted(set(metrics) - set(first))]]
 
 
 def validate_experiment(
-    config: TrainConfig,
-    num_seeds: int,
-    out: str | os.PathLike | None = None,
-    checkpoint_every: int = 1,
+    num_seeds: int, out: str | os.PathLike | None, config: TrainConfig, checkpoint_every: int = 1
 ) -> Path:
-    """Check everything about an experiment's input; returns its run directory (not created)."""
-    config.validate()
-    if config.algo == "lpo" and config.drift is None:
-        raise ValueError(
-            "drift: algo lpo needs --drift PATH, a learned drift file "
-            "(e.g. mean.npz written by experiments/lpo_meta.py)"
-        )
+    """Check the experiment's own inputs (the config checked itself when it was built);
+    returns its run directory (not created)."""
     if num_seeds < 1:
         raise ValueError(f"num_seeds: got {num_seeds}; must be >= 1")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: got {checkpoint_every}; must be >= 1")
-    return check_run_dir(out if out is not None else default_run_dir(config))
+    return check_out_dir(out if out is not None else default_run_dir(config))
 
 
 def run_experiment(
@@ -156,63 +59,65 @@ def run_experiment(
 
     Everything that can be wrong with the input raises ``ValueError`` before compilation and
     before the run directory is created. Returns the summary (also in ``summary.json``),
-    whose ``status`` is ``"ok"``, ``"nonfinite"`` (a loss or return was NaN/inf) or
-    ``"crashed"``.
+    whose ``status`` is ``"ok"``, ``"nonfinite"`` (a loss or return was NaN/inf) or, re-raising
+    the error, ``"crashed"``.
     """
-    path = validate_experiment(config, num_seeds, out, checkpoint_every)
+    path = validate_experiment(num_seeds, out, config, checkpoint_every)
     batch = SeedBatch(config, num_seeds, seed)
-
-    path.mkdir(parents=True, exist_ok=True)
-    write_json(
-        path / "config.json",
-        {
-            "config": dataclasses.asdict(config),
-            "num_seeds": num_seeds,
-            "seed": seed,
-            "updates_per_chunk": batch.chunk,
-            "argv": sys.argv,
-            "versions": package_versions(),
-        },
-    )
-    summary: dict[str, Any] = {
-        "algo": config.algo,
-        "env": config.env,
-        "num_seeds": num_seeds,
-        "total_timesteps": config.num_updates * config.batch_size,
-        "status": "crashed",
-    }
-    with recorded_summary(path, summary):
+    record = {"num_seeds": num_seeds, "seed": seed, "updates_per_chunk": batch.chunk}
+    with run_directory(path, "rl", config.to_dict(), **record) as summary:
+        summary.update(
+            algo=config.algo.name,
+            env=config.env,
+            num_seeds=num_seeds,
+            total_timesteps=config.num_updates * config.batch_size,
+        )
         summary["compile_seconds"] = batch.compile()
-        manager = checkpoint_manager(path / "checkpoints")
-        bar = tqdm(total=config.num_updates, unit="update", disable=not progress, leave=False)
-
-        def on_chunk(state, done: int, metrics: dict[str, np.ndarray]) -> None:
-            bar.update(batch.chunk)
-            recent = metrics["episode_return"][:, -1]
-            if np.isfinite(recent).any():
-                bar.set_postfix(episode_return=f"{np.nanmean(recent):.1f}")
-            if (done // batch.chunk) % checkpoint_every == 0 or done == config.num_updates:
-                save_state(manager, done, state)
-
-        state, metrics, train_seconds = batch.run(on_chunk)
-        bar.close()
-        manager.wait_until_finished()
+        state, metrics, train_seconds = train_with_checkpoints(
+            batch, path / CHECKPOINTS, progress, checkpoint_every
+        )
         final_return, eval_seconds = batch.evaluate(state)
-        metrics_frame(metrics).to_parquet(path / "metrics.parquet", index=False)
+        metrics_frame(metrics).to_parquet(path / METRICS, index=False)
         summary.update(
             final_return=final_return.tolist(),
             train_seconds=train_seconds,
             eval_seconds=eval_seconds,
             steps_per_second=num_seeds * summary["total_timesteps"] / train_seconds,
         )
-        nonfinite_seeds = np.flatnonzero(
-            metrics["nonfinite"].any(axis=1) | ~np.isfinite(final_return)
-        ).tolist()
-        if nonfinite_seeds:
-            summary.update(status="nonfinite", nonfinite_seeds=nonfinite_seeds)
-        else:
-            summary.update(status="ok", **summarize_returns(final_return))
-    return summary
+        summary.update(judge(metrics["nonfinite"].any(axis=1), final_return))
+    return {**summary, "run_dir": str(path)}
+
+
+def train_with_checkpoints(
+    batch: SeedBatch, directory: Path, progress: bool, checkpoint_every: int
+) -> tuple[Any, dict[str, np.ndarray], float]:
+    """Run the batch chunk by chunk with a progress bar, checkpointing every
+    ``checkpoint_every`` chunks and at the end."""
+    manager = checkpoint_manager(directory)
+    num_updates = batch.config.num_updates
+    bar = tqdm(total=num_updates, unit="update", disable=not progress, leave=False)
+
+    def on_chunk(state, done: int, metrics: dict[str, np.ndarray]) -> None:
+        bar.update(batch.chunk)
+        recent = metrics["episode_return"][:, -1]
+        if np.isfinite(recent).any():
+            bar.set_postfix(episode_return=f"{np.nanmean(recent):.1f}")
+        if (done // batch.chunk) % checkpoint_every == 0 or done == num_updates:
+            save_state(manager, done, state)
+
+    state, metrics, seconds = batch.run(on_chunk)
+    bar.close()
+    manager.wait_until_finished()
+    return state, metrics, seconds
+
+
+def judge(nonfinite_loss: np.ndarray, final_return: np.ndarray) -> dict[str, Any]:
+    """``status`` and the statistics of a batch: ``nonfinite`` (no IQM) if any seed's loss or
+    final return was NaN or infinite, else ``ok`` with the IQM and its 95% bootstrap CI."""
+    bad = np.flatnonzero(nonfinite_loss | ~np.isfinite(final_return)).tolist()
+    if bad:
+        return {"status": "nonfinite", "nonfinite_seeds": bad}
+    return {"status": "ok", **summarize_returns(final_return)}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -234,7 +139,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"  NOT A RESULT: non-finite loss or return in seeds {summary['nonfinite_seeds']}"
         )
     else:
-        lines.append(f"  CRASHED: {summary.get('error', '')}")
+        lines.append(f"  {summary['status'].upper()}: {summary.get('error', '')}")
     if "train_seconds" in summary:
         lines.append(
             f"  compile {summary['compile_seconds']:.1f} s, "

@@ -2,8 +2,8 @@
 
 Two problems: a synthetic teacher-student regression whose data the code generates, and the
 on-policy RL trainer. Every (learning rate, seed) pair is one member of a ``jax.vmap``: the
-learning rate is a traced value (``optax.inject_hyperparams`` for the regression, the trainer's
-``HParams.learning_rate`` for RL), so a whole sweep compiles once per optimizer. Members are
+learning rate is a traced value (``optax.inject_hyperparams`` for the regression, the
+config's traced ``learning_rate`` for RL), so a whole sweep compiles once per optimizer. Members are
 ordered learning-rate-major: member ``i * num_seeds + j`` has learning rate ``i`` and seed ``j``,
 and every learning rate sees the same seeds.
 """
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxopt_lab.experiment.batch import broadcast_hparams, seed_keys
+from jaxopt_lab.launch.population import broadcast_hparams, seed_keys
 from jaxopt_lab.rl import TrainConfig, make_trainer
 
 OptimizerFactory = Callable[[optax.ScalarOrSchedule], optax.GradientTransformation]
@@ -147,14 +147,14 @@ class RLSweep(NamedTuple):
 def rl_sweep(
     config: TrainConfig, learning_rates: Sequence[float], num_seeds: int, seed: int = 0
 ) -> RLSweep:
-    """Train ``config`` with each learning rate (``HParams.learning_rate``) and seed."""
+    """Train ``config`` with each learning rate (its traced ``learning_rate``) and seed."""
     trainer = make_trainer(config)
     keys, eval_keys, lrs = _members(learning_rates, num_seeds, seed)
-    hparams = broadcast_hparams(config.hparams(), len(lrs))._replace(learning_rate=lrs)
+    hparams = broadcast_hparams(config.hparams(), len(lrs)).replace(learning_rate=lrs)
 
     def train_and_evaluate(key, eval_key, hp):
         state, metrics = trainer.train(key, hp)
-        return trainer.evaluate(eval_key, state.params, trainer.obs_stats(state)), metrics
+        return trainer.evaluate(eval_key, state, hp), metrics
 
     returns, metrics = jax.device_get(
         jax.jit(jax.vmap(train_and_evaluate))(keys, eval_keys, hparams)

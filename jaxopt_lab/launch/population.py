@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab.rl import HParams, RunnerState, Trainer, make_trainer
-from jaxopt_lab.rl.config import TrainConfig
+from jaxopt_lab.rl import RunnerState, TrainConfig, Trainer, make_trainer
 
 
 def seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, jax.Array]:
@@ -21,12 +19,9 @@ def seed_keys(seed: int, num_seeds: int) -> tuple[jax.Array, jax.Array]:
     return jax.random.split(train_key, num_seeds), jax.random.split(eval_key, num_seeds)
 
 
-def broadcast_hparams(hparams: HParams, num_seeds: int) -> HParams:
-    """Give every hyperparameter (and learned-drift array) a leading seed axis (repeated)."""
-    return jax.tree.map(
-        lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32), (num_seeds, *jnp.shape(x))),
-        hparams,
-    )
+def broadcast_hparams(hparams: TrainConfig, num_runs: int) -> TrainConfig:
+    """Give every traced leaf a leading axis of ``num_runs`` (repeated)."""
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (num_runs, *jnp.shape(x))), hparams)
 
 
 def chunk_size(num_updates: int, target_chunks: int = 25) -> int:
@@ -38,20 +33,15 @@ def chunk_size(num_updates: int, target_chunks: int = 25) -> int:
     return min(divisors, key=lambda d: (abs(num_updates // d - target_chunks), d))
 
 
-class BatchResult(NamedTuple):
-    state: RunnerState
-    metrics: dict[str, np.ndarray]  # each [num_seeds, num_updates]
-    final_return: np.ndarray  # [num_seeds]
-    compile_seconds: float
-    train_seconds: float
-    eval_seconds: float
+OnChunk = Callable[[RunnerState, int, dict[str, np.ndarray]], None]
 
 
 class SeedBatch:
-    """``num_seeds`` runs of one config, ``jax.jit(jax.vmap(...))``-compiled once per piece.
+    """``num_seeds`` runs of one config, ``jax.jit(jax.vmap(...))``-compiled once per piece
+    (init, a chunk of updates, evaluation).
 
     ``run`` executes the training as repeated calls of one compiled chunk of updates, calling
-    ``on_chunk(state, metrics_so_far, updates_done)`` between chunks (progress, checkpoints).
+    ``on_chunk(state, updates_done, chunk_metrics)`` between chunks (progress, checkpoints).
     The chunks compose to exactly the single-program computation.
     """
 
@@ -75,21 +65,20 @@ class SeedBatch:
         )
         self._evaluate = jax.jit(jax.vmap(trainer.evaluate))
 
-    def abstract_state(self) -> Any:
+    def abstract_state(self) -> RunnerState:
         return jax.eval_shape(self._init, self.train_keys, self.hparams)
 
     def compile(self) -> float:
-        """Compile the init and chunk programs ahead of time; returns the seconds it took."""
+        """Compile init, chunk and evaluation ahead of time; returns the seconds it took."""
         start = time.perf_counter()
         state = self.abstract_state()
         self._init = self._init.lower(self.train_keys, self.hparams).compile()
         self._run = self._run.lower(state, self.hparams).compile()
+        self._evaluate = self._evaluate.lower(self.eval_keys, state, self.hparams).compile()
         return time.perf_counter() - start
 
     def run(
-        self,
-        on_chunk: Callable[[RunnerState, int], None] | None = None,
-        state: RunnerState | None = None,
+        self, on_chunk: OnChunk | None = None, state: RunnerState | None = None
     ) -> tuple[RunnerState, dict[str, np.ndarray], float]:
         """Train all seeds; returns the final state, metrics ``[seed, update]`` and seconds."""
         start = time.perf_counter()
@@ -111,6 +100,5 @@ class SeedBatch:
     def evaluate(self, state: RunnerState) -> tuple[np.ndarray, float]:
         """Mean evaluation return per seed (``config.eval_episodes`` episodes each)."""
         start = time.perf_counter()
-        stats = self.trainer.obs_stats(state)
-        returns = np.asarray(self._evaluate(self.eval_keys, state.params, stats))
+        returns = np.asarray(self._evaluate(self.eval_keys, state, self.hparams))
         return returns, time.perf_counter() - start

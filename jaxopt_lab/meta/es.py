@@ -20,16 +20,15 @@ Usage::
     result.fitness  # [num_generations, population_size] raw fitness
 
 The key of generation ``g`` is ``fold_in(key(seed), g)``, so a run killed and restarted with the
-same ``directory`` resumes from its last checkpoint and ends in a bit-identical ES state.
-Directory: ``es_config.json``, ``checkpoints/`` (orbax: ES state, fitness and seconds so far,
-every ``checkpoint_every`` generations), ``history.json`` (per-generation fitness statistics and
-wall time) and ``mean.npz`` (the final mean, see :func:`jaxopt_lab.meta.load_pytree`).
+same ``checkpoints`` directory (orbax: ES state, fitness and seconds so far, every
+``checkpoint_every`` generations) resumes from its last checkpoint and ends in a bit-identical
+ES state. :func:`es_outputs` writes a result into a run directory (:mod:`jaxopt_lab.rundir`):
+``metrics.parquet`` (every member's fitness per generation) and ``mean.npz`` (the final mean,
+see :func:`jaxopt_lab.meta.load_pytree`), and returns the summary's fitness curves.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pandas as pd
 from evosax.algorithms import Open_ES
 from evosax.core.fitness_shaping import (
     centered_rank_fitness_shaping_fn,
@@ -48,9 +48,10 @@ from evosax.core.fitness_shaping import (
 )
 from tqdm.auto import tqdm
 
-from jaxopt_lab._checks import check_choice
 from jaxopt_lab._pytree_io import save_pytree
-from jaxopt_lab.experiment.checkpoint import checkpoint_manager, restore_state, save_state
+from jaxopt_lab.checkpoint import checkpoint_manager, restore_state, save_state
+from jaxopt_lab.fields import check_choice
+from jaxopt_lab.rundir import METRICS
 
 Fitness = Callable[[Any, jax.Array], jax.Array]
 
@@ -115,6 +116,7 @@ class ESResult(NamedTuple):
     fitness: np.ndarray  # [num_generations, population_size], raw (maximised) fitness
     seconds: np.ndarray  # [num_generations] wall time of each generation
     compile_seconds: float
+    resumed_from: int  # generations found in the checkpoint (0: a fresh start)
 
 
 def _decay(init: float, decay: float, limit: float) -> optax.Schedule:
@@ -177,33 +179,28 @@ def evolve(
     fitness: Fitness,
     initial: Any,
     config: ESConfig,
-    directory: str | os.PathLike | None = None,
+    checkpoints: str | os.PathLike | None = None,
     progress: bool = True,
-    metadata: dict[str, Any] | None = None,
     on_generation: Callable[[int, np.ndarray], None] | None = None,
 ) -> ESResult:
     """Maximise ``fitness`` over pytrees like ``initial`` (the starting mean) with OpenAI-ES.
 
-    With a ``directory``, checkpoints every ``config.checkpoint_every`` generations, resumes
-    from the latest checkpoint found there (refusing one written under another config), and
-    writes ``history.json`` and ``mean.npz`` (with ``metadata``) at the end.
-    ``on_generation(g, fitness)`` is called after each generation.
+    With a ``checkpoints`` directory, saves every ``config.checkpoint_every`` generations and
+    resumes from the latest checkpoint found there (the caller makes sure it belongs to the
+    same run: :func:`jaxopt_lab.rundir.check_out_dir`). ``on_generation(g, fitness)`` is
+    called after each generation.
     """
     config.validate()
     strategy = make_strategy(config, initial)
     state = strategy.init(jax.random.key(config.seed), initial, strategy.default_params)
     num, size = config.num_generations, config.population_size
     log = {"fitness": np.full((num, size), np.nan, np.float32), "seconds": np.full(num, np.nan)}
-    start = 0
-    manager = None
-    if directory is not None:
-        path = Path(directory)
-        _claim_directory(path, config)
-        manager = checkpoint_manager(path / "checkpoints")
+    start, manager = 0, None
+    if checkpoints is not None:
+        manager = checkpoint_manager(checkpoints)
         if manager.latest_step() is not None:
-            start, saved = restore_state(path / "checkpoints", {"state": state, **log})
-            state = saved["state"]
-            log = {k: np.asarray(saved[k]) for k in log}
+            start, saved = restore_state(checkpoints, {"state": state, **log})
+            state, log = saved["state"], {k: np.asarray(saved[k]) for k in log}
 
     started = time.perf_counter()
     generation = jax.jit(make_generation(strategy, fitness, config), donate_argnums=0)
@@ -226,37 +223,27 @@ def evolve(
             on_generation(g, values)
     bar.close()
     mean = strategy.get_mean(state)
-    if manager is not None:
-        _write_outputs(Path(directory), log, mean, metadata)
-    return ESResult(mean, state, log["fitness"], log["seconds"], compile_seconds)
+    return ESResult(mean, state, log["fitness"], log["seconds"], compile_seconds, start)
 
 
-def _claim_directory(path: Path, config: ESConfig) -> None:
-    """Record ``config`` in ``path``; refuse a directory holding a run of another config."""
-    record = path / "es_config.json"
-    wanted = dataclasses.asdict(config)
-    if record.exists():
-        found = json.loads(record.read_text())
-        if found != wanted:
-            changed = sorted(k for k in wanted if found.get(k) != wanted[k])
-            raise ValueError(
-                f"directory: {path} holds an ES run with another config "
-                f"(differs in {', '.join(changed)}); choose another directory"
-            )
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(wanted, indent=2) + "\n")
-
-
-def _write_outputs(path: Path, log: dict, mean: Any, metadata: dict[str, Any] | None) -> None:
-    fitness = log["fitness"]
-    history = {
-        "generation": list(range(len(fitness))),
+def es_outputs(path: Path, result: ESResult, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Write ``metrics.parquet`` (generation, member, fitness) and ``mean.npz`` (the final
+    mean with ``metadata``) into the run directory ``path``; returns the fitness curves and
+    timing for its summary."""
+    fitness = result.fitness
+    generations, members = np.meshgrid(*map(np.arange, fitness.shape), indexing="ij")
+    frame = pd.DataFrame(
+        {"generation": generations.ravel(), "member": members.ravel(), "fitness": fitness.ravel()}
+    )
+    frame.to_parquet(path / METRICS, index=False)
+    save_pytree(path / "mean.npz", result.mean, metadata)
+    return {
         "fitness_mean": np.nanmean(fitness, axis=1).tolist(),
         "fitness_max": np.nanmax(fitness, axis=1).tolist(),
         "fitness_min": np.nanmin(fitness, axis=1).tolist(),
         "fitness_std": np.nanstd(fitness, axis=1).tolist(),
-        "seconds": log["seconds"].tolist(),
+        "generation_seconds": result.seconds.tolist(),
+        "compile_seconds": result.compile_seconds,
+        "resumed_from_generation": result.resumed_from,
+        "nonfinite_fitness": int(np.count_nonzero(~np.isfinite(fitness))),
     }
-    (path / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-    save_pytree(path / "mean.npz", mean, metadata)

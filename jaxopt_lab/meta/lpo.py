@@ -2,13 +2,14 @@
 weights of a learned drift, fitness = mean evaluation return at the end of full inner training
 runs that use it.
 
-The inner run is the shared on-policy trainer with ``algo = "lpo"``; the drift enters as the
-traced ``HParams.drift``, so the ES engine's ``vmap`` over the population (and the ``vmap`` over
-inner seeds here) make ONE compiled program train ``population x seeds`` agents.
+The inner run is the shared on-policy trainer with algorithm LPO; the drift's parameters are
+its traced ``drift_params``, so the ES engine's ``vmap`` over the population (and the ``vmap``
+over inner seeds here) make ONE compiled program train ``population x seeds`` agents.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +18,16 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxopt_lab.meta.es import ESConfig, ESResult, Fitness, evolve
+from jaxopt_lab.meta.es import ESConfig, Fitness, es_outputs, evolve
 from jaxopt_lab.objectives.learned_drift import (
     drift_file_metadata,
-    make_learned_drift,
+    make_drift_params,
     start_drift_weights,
+    zero_drift_weights,
 )
-from jaxopt_lab.rl.config import TrainConfig, config_for
-from jaxopt_lab.rl.trainer import make_trainer
+from jaxopt_lab.rl import TrainConfig, config_for, make_trainer
+from jaxopt_lab.rl.algos import LPO
+from jaxopt_lab.rundir import CHECKPOINTS, check_out_dir, run_directory
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,12 @@ class LPOSetting:
     ppo_init: bool = False
 
     def validate(self) -> LPOSetting:
-        if self.inner.algo != "lpo":
-            raise ValueError(f"inner.algo: got {self.inner.algo!r}; LPO trains algo 'lpo'")
-        if self.inner.drift is not None:
-            raise ValueError("inner.drift: the drift is what meta-training searches; leave unset")
+        if not isinstance(self.inner.algo, LPO):
+            raise ValueError(f"inner.algo: got {self.inner.algo.name!r}; LPO trains algo 'lpo'")
+        if self.inner.algo.drift_file is not None:
+            raise ValueError("inner.drift_file: the drift is what meta-training searches")
         if self.num_seeds < 1:
             raise ValueError(f"num_seeds: got {self.num_seeds}; must be >= 1")
-        self.inner.validate()
         self.es.validate()
         return self
 
@@ -60,10 +62,10 @@ def make_lpo_fitness(inner: TrainConfig, num_seeds: int = 1, ppo_init: bool = Fa
 
     def one_run(hp: Any, train_key: jax.Array, eval_key: jax.Array) -> jax.Array:
         state, _ = trainer.train(train_key, hp)
-        return trainer.evaluate(eval_key, state.params, trainer.obs_stats(state))
+        return trainer.evaluate(eval_key, state, hp)
 
     def fitness(weights: dict[str, jax.Array], key: jax.Array) -> jax.Array:
-        hp = base._replace(drift=make_learned_drift(weights, ppo_init))
+        hp = base.replace(algo=base.algo.replace(drift_params=make_drift_params(weights, ppo_init)))
         train_key, eval_key = jax.random.split(key)
         keys = jax.random.split(train_key, num_seeds), jax.random.split(eval_key, num_seeds)
         return jax.vmap(one_run, in_axes=(None, 0, 0))(hp, *keys).mean()
@@ -76,20 +78,53 @@ def lpo_metadata(setting: LPOSetting) -> dict[str, Any]:
     return {**drift_file_metadata(setting.ppo_init), "trained_on": setting.inner.env}
 
 
+def setting_record(setting: LPOSetting) -> dict[str, Any]:
+    """What a meta-training run directory records as its config (a rerun must match it)."""
+    return {
+        "problem": "lpo",
+        "inner": setting.inner.to_dict(),
+        "es": dataclasses.asdict(setting.es),
+        "num_seeds": setting.num_seeds,
+        "ppo_init": setting.ppo_init,
+    }
+
+
 def meta_train(
     setting: LPOSetting,
-    directory: str | os.PathLike | None = None,
+    out: str | os.PathLike,
     progress: bool = True,
     on_generation: Callable[[int, np.ndarray], None] | None = None,
-) -> ESResult:
+) -> dict[str, Any]:
     """Meta-train a drift: OpenES from :func:`start_drift_weights` (keyed by the ES seed) on
-    the setting's fitness. With a ``directory`` (resumed when it holds a checkpoint), its
-    ``mean.npz`` is a drift file that ``train.py --algo lpo --drift`` loads."""
+    the setting's fitness, in the run directory ``out`` (kind ``es``; a killed run of the same
+    setting there is resumed, one of another setting refused). Its ``mean.npz`` is a drift file
+    for ``train.py --algo lpo --drift-file``. Returns the summary (also ``summary.json``)."""
     setting.validate()
+    record = setting_record(setting)
+    path = check_out_dir(out, config=record)
     fitness = make_lpo_fitness(setting.inner, setting.num_seeds, setting.ppo_init)
     start = start_drift_weights(jax.random.key(setting.es.seed))
-    metadata = lpo_metadata(setting)
-    return evolve(fitness, start, setting.es, directory, progress, metadata, on_generation)
+    with run_directory(path, "es", record) as summary:
+        result = evolve(fitness, start, setting.es, path / CHECKPOINTS, progress, on_generation)
+        summary.update(es_outputs(path, result, lpo_metadata(setting)))
+        seconds = float(np.nanmedian(result.seconds))
+        summary.update(
+            env=setting.inner.env,
+            population_size=setting.es.population_size,
+            num_generations=setting.es.num_generations,
+            inner_seeds=setting.num_seeds,
+            inner_timesteps=setting.inner.num_updates * setting.inner.batch_size,
+            seconds_per_generation=seconds,
+            inner_steps_per_second=setting.env_steps_per_generation / seconds,
+        )
+        if summary["nonfinite_fitness"]:
+            summary["status"] = "nonfinite"
+    return {**summary, "run_dir": str(path), "result": result}
+
+
+def inner_config(env: str, **overrides: Any) -> TrainConfig:
+    """The inner training config: LPO on ``env`` (its drift, zero here, is what ES searches)."""
+    return config_for(env, "lpo", drift_params=make_drift_params(zero_drift_weights()), **overrides)
 
 
 # CPU default: CartPole-v1 at a small budget, so one generation of 16 members x 6 seeds x 16384
@@ -100,9 +135,8 @@ def meta_train(
 # members (common random numbers), and centred ranks (robust to CartPole's bimodal returns)
 # keep the gradient estimate usable; sigma 0.1 makes a member's drift O(1) on the features.
 CPU_SETTING = LPOSetting(
-    inner=config_for(
+    inner=inner_config(
         "CartPole-v1",
-        "lpo",
         total_timesteps=16_384,
         num_envs=8,
         num_steps=64,
@@ -126,9 +160,8 @@ CPU_SETTING = LPOSetting(
 # population 32. brax collects 2048 envs x 16 unrolls of 5 steps per update; here that is one
 # 80-step rollout per env (same data per update; GAE over 80 steps instead of 5). Meant for a GPU.
 ANT_SETTING = LPOSetting(
-    inner=config_for(
+    inner=inner_config(
         "brax/ant",
-        "lpo",
         total_timesteps=30_000_000,
         num_envs=2048,
         num_steps=80,

@@ -1,11 +1,12 @@
 """Pure loss functions: policy drifts and penalties, value losses, preference losses."""
 
 from jaxopt_lab.objectives.learned_drift import (
-    LearnedDrift,
+    LearnedDriftParams,
     learned_drift,
-    load_learned_drift,
+    load_drift_params,
     lpo_features,
-    save_learned_drift,
+    make_drift_params,
+    save_drift_params,
 )
 from jaxopt_lab.objectives.policy import (
     discovered_drift,
@@ -62,7 +63,7 @@ __all__ = [
     "PREFERENCE_LOSS_ALIASES",
     "TRL_LOSS_TYPES",
     "BCORewardShift",
-    "LearnedDrift",
+    "LearnedDriftParams",
     "aot_loss",
     "aot_unpaired_loss",
     "apo_down_loss",
@@ -84,8 +85,9 @@ __all__ = [
     "ipo_loss",
     "kto_pair_loss",
     "learned_drift",
-    "load_learned_drift",
+    "load_drift_params",
     "lpo_features",
+    "make_drift_params",
     "mdpo_loss",
     "nca_pair_loss",
     "padll_loss",
@@ -93,7 +95,7 @@ __all__ = [
     "ppo_clip_loss",
     "ppo_drift",
     "robust_loss",
-    "save_learned_drift",
+    "save_drift_params",
     "sft_loss",
     "sigmoid_loss",
     "sigmoid_norm_loss",

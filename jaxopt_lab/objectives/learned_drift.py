@@ -8,9 +8,10 @@ the ``- 1e-4`` puts the drift's value and gradient at 0 in a neighbourhood of ``
 mirror-learning conditions, Kuba et al. 2022) for ANY ``phi``. "PPO init" adds PPO's drift
 inside: ``relu(relu((r - clip(r, 0.8, 1.2)) A) + f_phi(x) - 1e-4)``.
 
-A drift is a :class:`LearnedDrift`: the network weights (what evolution strategies search) and
-the PPO-init switch, both arrays, so a trainer takes it as a traced input and ``vmap`` covers a
-population of drifts. Files: :func:`save_learned_drift` / :func:`load_learned_drift`.
+The drift's parameters are a :class:`LearnedDriftParams`: the network weights (what evolution
+strategies search) and the PPO-init switch, both arrays, so a trainer takes them as a traced
+input and ``vmap`` covers a population of drifts. A drift file (``.npz``) holds them:
+:func:`save_drift_params` / :func:`load_drift_params`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxopt_lab._pytree_io import load_pytree, save_pytree
 from jaxopt_lab.objectives.policy import ppo_drift
@@ -31,7 +33,7 @@ PPO_INIT_CLIP = 0.2
 DRIFT_FILE_KIND = "lpo_drift"
 
 
-class LearnedDrift(NamedTuple):
+class LearnedDriftParams(NamedTuple):
     """``weights = {"hidden": [8, 128], "out": [128, 1]}``; ``ppo_init`` 1.0 adds PPO's drift."""
 
     weights: dict[str, jax.Array]
@@ -50,11 +52,11 @@ def drift_network(weights: dict[str, jax.Array], features: jax.Array) -> jax.Arr
     return (jnp.tanh(features @ weights["hidden"]) @ weights["out"])[..., 0]
 
 
-def learned_drift(ratio: jax.Array, advantages: jax.Array, drift: LearnedDrift) -> jax.Array:
+def learned_drift(ratio: jax.Array, advantages: jax.Array, params: LearnedDriftParams) -> jax.Array:
     """``relu(ppo_init * relu((r - clip(r, 0.8, 1.2)) A) + f_phi(x) - 1e-4)``."""
-    residual = drift.ppo_init * ppo_drift(ratio, advantages, PPO_INIT_CLIP)
+    residual = params.ppo_init * ppo_drift(ratio, advantages, PPO_INIT_CLIP)
     return jax.nn.relu(
-        residual + drift_network(drift.weights, lpo_features(ratio, advantages)) - 1e-4
+        residual + drift_network(params.weights, lpo_features(ratio, advantages)) - 1e-4
     )
 
 
@@ -88,8 +90,10 @@ def start_drift_weights(key: jax.Array) -> dict[str, jax.Array]:
     return {**init_drift_weights(key), "out": jnp.zeros((HIDDEN_SIZE, 1))}
 
 
-def make_learned_drift(weights: dict[str, jax.Array], ppo_init: bool = False) -> LearnedDrift:
-    return LearnedDrift(weights, jnp.float32(ppo_init))
+def make_drift_params(
+    weights: dict[str, jax.Array], ppo_init: bool | jax.Array = False
+) -> LearnedDriftParams:
+    return LearnedDriftParams(weights, jnp.asarray(ppo_init, jnp.float32))
 
 
 def drift_file_metadata(ppo_init: bool) -> dict[str, Any]:
@@ -97,13 +101,23 @@ def drift_file_metadata(ppo_init: bool) -> dict[str, Any]:
     return {"kind": DRIFT_FILE_KIND, "features": FEATURE_SET, "ppo_init": bool(ppo_init)}
 
 
-def save_learned_drift(path: str | os.PathLike, drift: LearnedDrift) -> None:
-    save_pytree(path, drift.weights, drift_file_metadata(bool(drift.ppo_init)))
+def save_drift_params(path: str | os.PathLike, params: LearnedDriftParams) -> None:
+    """Write a drift file."""
+    save_pytree(path, params.weights, drift_file_metadata(bool(params.ppo_init)))
 
 
-def load_learned_drift(path: str | os.PathLike) -> LearnedDrift:
+def load_drift_params(path: str | os.PathLike) -> LearnedDriftParams:
     """Load and check a drift file: ``ValueError`` for another kind of file, another feature
-    set or weights of the wrong shape."""
+    set, weights of the wrong shape or non-finite weights."""
     expect = {"kind": DRIFT_FILE_KIND, "features": FEATURE_SET}
     weights, metadata = load_pytree(path, zero_drift_weights(), expect=expect)
-    return make_learned_drift(weights, bool(metadata.get("ppo_init", False)))
+    check_drift_params(str(path), weights)
+    return make_drift_params(weights, bool(metadata.get("ppo_init", False)))
+
+
+def check_drift_params(name: str, weights: dict[str, Any]) -> None:
+    """``ValueError`` naming ``name`` if any weight is NaN or infinite."""
+    for key, value in weights.items():
+        bad = int(np.count_nonzero(~np.isfinite(np.asarray(value))))
+        if bad:
+            raise ValueError(f"{name}: {bad} non-finite values in the drift weights {key!r}")

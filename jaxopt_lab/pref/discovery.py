@@ -16,7 +16,6 @@ members, betas and data seeds train in one vmapped program per generation.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.meta import ESConfig, evolve
+from jaxopt_lab.meta.es import es_outputs
 from jaxopt_lab.meta.pref_loss import dpo_init, learned_preference_loss, metadata
 from jaxopt_lab.pref.config import LabConfig, PrefHParams
 from jaxopt_lab.pref.data import LabData
 from jaxopt_lab.pref.frontier import build_labs
-from jaxopt_lab.pref.losses import LabLoss
+from jaxopt_lab.pref.losses import LabLoss, registry_loss
 from jaxopt_lab.pref.trainer import make_train
+from jaxopt_lab.rundir import CHECKPOINTS, check_out_dir, run_directory
 
 
 def learned_lab_loss(
@@ -97,58 +98,64 @@ def make_fitness(
     return fitness
 
 
-def check_discovery_dir(path: Path, config: DiscoveryConfig, es: ESConfig) -> None:
-    """Refuse a directory that holds a discovery of another config (else it may resume)."""
-    record = path / "discovery.json"
-    if record.exists():
-        found = json.loads(record.read_text())
-        wanted = json.loads(json.dumps(_record(config, es)))  # tuples become lists, as in the file
-        if found != wanted:
-            raise ValueError(
-                f"out: {path} holds a discovery run of another config; choose another directory "
-                "or repeat the same flags to resume it"
-            )
-
-
-def _record(config: DiscoveryConfig, es: ESConfig) -> dict[str, Any]:
-    """What ``discovery.json`` holds: the settings a resumed run must share."""
-    return {"discovery": config.to_dict(), "es": dataclasses.asdict(es)}
+def discovery_record(config: DiscoveryConfig, es: ESConfig, held_out_seeds: int) -> dict:
+    """What the run directory records as its config (a resumed run must match it)."""
+    return {
+        "problem": "preference_loss",
+        "discovery": config.to_dict(),
+        "es": dataclasses.asdict(es),
+        "held_out_seeds": held_out_seeds,
+    }
 
 
 def run_discovery(
     config: DiscoveryConfig,
     es: ESConfig,
     out: str | Path,
+    held_out_seeds: int = 3,
     progress: bool = True,
     on_generation: Callable[[int, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the discovery labs, evolve the loss (checkpointed, resumable) and write ``out``.
-
-    ``out`` gets the ES engine's files (``es_config.json``, ``checkpoints/``, ``history.json``,
-    ``mean.npz``: the discovered loss, loadable with ``--loss out``) plus ``discovery.json``.
-    Returns the final mean's parameters, the fitness log and the timing.
-    """
-    path = Path(out)
+    """Build the discovery labs, evolve the loss and score it on held-out data seeds, in the
+    run directory ``out`` (kind ``es``: ``checkpoints/``, ``metrics.parquet``, ``mean.npz``,
+    the discovered loss loadable with ``--loss out``, and ``summary.json``). A killed run of
+    the same settings there is resumed, one of other settings refused. Returns the summary
+    with the final mean's parameters (``mean``) and the fitness log (``fitness``)."""
     config.validate()
     es.validate()
-    check_discovery_dir(path, config, es)
+    if held_out_seeds < 1:
+        raise ValueError(f"held_out_seeds: got {held_out_seeds}; must be >= 1")
+    record = discovery_record(config, es, held_out_seeds)
+    path = check_out_dir(out, config=record)
     labs, _ = build_labs(config.lab, config.data_seed, config.num_data_seeds)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "discovery.json").write_text(json.dumps(_record(config, es), indent=2) + "\n")
-    result = evolve(
-        make_fitness(config, labs),
-        dpo_init(),
-        es,
-        directory=path,
-        progress=progress,
-        metadata={**metadata(), "betas": list(config.betas), "kl_prices": list(config.kl_prices)},
-        on_generation=on_generation,
-    )
+    with run_directory(path, "es", record) as summary:
+        result = evolve(
+            make_fitness(config, labs), dpo_init(), es, path / CHECKPOINTS, progress, on_generation
+        )
+        meta = {**metadata(), "betas": list(config.betas), "kl_prices": list(config.kl_prices)}
+        summary.update(es_outputs(path, result, meta))
+        mean = jax.tree.map(np.asarray, result.mean)
+        summary.update(held_out_scores(config, mean, held_out_seeds))
+        summary["discovered_params"] = {k: v.tolist() for k, v in mean.items()}
+        if summary["nonfinite_fitness"]:
+            summary["status"] = "nonfinite"
+    return {**summary, "run_dir": str(path), "mean": mean, "fitness": result.fitness}
+
+
+def held_out_scores(config: DiscoveryConfig, mean: Any, num_data_seeds: int) -> dict[str, Any]:
+    """``F`` of DPO, DiscoPOP, the family's start and the discovered loss on data seeds
+    ``data_seed + 1000 ..`` (never used in the discovery)."""
+    seed = config.data_seed + 1000
+    losses = {
+        "sigmoid": (registry_loss("sigmoid"), ()),
+        "discopop": (registry_loss("discopop"), ()),
+        "family_init": (learned_lab_loss, dpo_init()),
+        "discovered": (learned_lab_loss, mean),
+    }
+    scores = score_losses(config, list(losses.values()), seed, num_data_seeds)
     return {
-        "mean": jax.tree.map(np.asarray, result.mean),
-        "fitness": result.fitness,
-        "seconds": result.seconds,
-        "compile_seconds": result.compile_seconds,
+        "held_out": {"seed": seed, "num_data_seeds": num_data_seeds},
+        "held_out_score": dict(zip(losses, scores.tolist(), strict=True)),
     }
 
 

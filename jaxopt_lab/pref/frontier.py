@@ -25,18 +25,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from jaxopt_lab.experiment.run import (
-    check_run_dir,
-    package_versions,
-    recorded_summary,
-    write_json,
-)
 from jaxopt_lab.meta.pref_loss import load_learned_loss
 from jaxopt_lab.pref.config import LabConfig, make_hparams
 from jaxopt_lab.pref.data import LabData, build_lab
 from jaxopt_lab.pref.losses import LabLoss, fixed_loss, registry_loss
 from jaxopt_lab.pref.report import format_table, mean_ci, plot_frontier, summarize_sweep
 from jaxopt_lab.pref.trainer import make_sweep
+from jaxopt_lab.rundir import METRICS, check_out_dir, run_directory
 
 DEFAULT_LOSSES = ("sigmoid", "hinge", "ipo", "kto_pair", "discopop", "padll", "cell", "aqfl")
 DEFAULT_BETAS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -87,7 +82,7 @@ def validate_frontier(
     if not spec.learning_rate > 0:
         raise ValueError(f"learning_rate: got {spec.learning_rate}; must be > 0")
     default = Path("runs") / f"preference-{time.strftime('%Y%m%d-%H%M%S')}"
-    return check_run_dir(out if out is not None else default), labels, losses
+    return check_out_dir(out if out is not None else default), labels, losses
 
 
 _build_labs = jax.jit(jax.vmap(build_lab, in_axes=(0, None)), static_argnums=1)
@@ -188,42 +183,35 @@ def run_frontier(
     out: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Validate, sweep, and write the run directory; returns the summary (``summary.json``)."""
+    """Validate, sweep, and write the run directory (kind ``preference_frontier``); returns
+    the summary (``summary.json``). Runs that went non-finite are left out of the table and
+    listed; with none finite there is no table or figure, and the status says so."""
     path, labels, losses = validate_frontier(config, spec, out)
     wall_start = time.perf_counter()
-    path.mkdir(parents=True, exist_ok=True)
-    write_json(
-        path / "config.json",
-        {
-            "lab": config.to_dict(),
-            "spec": dataclasses.asdict(spec),
-            "loss_labels": labels,
-            "argv": sys.argv,
-            "versions": package_versions(),
-        },
-    )
-    summary: dict[str, Any] = {"losses": labels, "betas": list(spec.betas), "status": "crashed"}
+    record = {"lab": config.to_dict(), "spec": dataclasses.asdict(spec), "loss_labels": labels}
     say = (lambda message: print(message, file=sys.stderr, flush=True)) if progress else None
-    with recorded_summary(path, summary):
+    with run_directory(path, "preference_frontier", record) as summary:
+        summary.update(losses=labels, betas=list(spec.betas), num_seeds=spec.num_seeds)
         results, curves, info = run_sweep(config, labels, losses, spec, say)
         results.to_parquet(path / "results.parquet", index=False)
-        curves.to_parquet(path / "metrics.parquet", index=False)
+        curves.to_parquet(path / METRICS, index=False)
         reference = mean_ci(np.asarray(info["ref_reward"]))
         finite = results[~results["nonfinite"] & np.isfinite(results[["reward", "kl"]]).all(axis=1)]
-        table = summarize_sweep(finite)
-        (path / "table.md").write_text(format_table(table, reference) + "\n")
-        figure = plot_frontier(table, reference)
-        figure.savefig(path / "frontier.png", dpi=120)
-        plt.close(figure)
         bad = results.loc[results.index.difference(finite.index), ["loss", "beta", "seed"]]
         summary.update(
             info,
             status="nonfinite" if len(bad) else "ok",
-            num_seeds=spec.num_seeds,
             reference_reward={"mean": reference[0], "low": reference[1], "high": reference[2]},
-            table=table.to_dict(orient="records"),
-            wall_seconds=time.perf_counter() - wall_start,
+            nonfinite_runs=bad.to_dict(orient="records"),
         )
-        if len(bad):
-            summary["nonfinite_runs"] = bad.to_dict(orient="records")
-    return summary
+        table_text = "no finite runs: nothing to tabulate"
+        if len(finite):
+            table = summarize_sweep(finite)
+            table_text = format_table(table, reference)
+            figure = plot_frontier(table, reference)
+            figure.savefig(path / "frontier.png", dpi=120)
+            plt.close(figure)
+            summary["table"] = table.to_dict(orient="records")
+        (path / "table.md").write_text(table_text + "\n")
+        summary["wall_seconds"] = time.perf_counter() - wall_start
+    return {**summary, "run_dir": str(path)}

@@ -1,4 +1,5 @@
-"""Generalised advantage estimation with correct truncation bootstrapping (SPEC section 2)."""
+"""Generalised advantage estimation with correct truncation bootstrapping (Schulman et al.
+2016; Pardo et al. 2018, "Time Limits in Reinforcement Learning")."""
 
 from __future__ import annotations
 

@@ -17,11 +17,12 @@ from jaxopt_lab import optim
 
 
 def _rmsprop(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
-    """PyTorch's RMSprop (SPEC section 2; optax's defaults differ)."""
+    """PyTorch's RMSprop: ``decay 0.99, eps 1e-5`` outside the sqrt (optax's defaults differ:
+    decay 0.9, eps 1e-8 inside), as Huang et al. 2022's A2C uses."""
     return optax.rmsprop(learning_rate, decay=0.99, eps=1e-5, eps_in_sqrt=False)
 
 
-# Adam-family optimizers use PPO's eps = 1e-5 (SPEC section 2); other arguments are the
+# Adam-family optimizers use PPO's eps = 1e-5 (Huang et al. 2022); other arguments are the
 # references' defaults (AdamW and C-AdamW: PyTorch's weight decay 1e-2; Lion: no decay).
 OPTIMIZER_STEPS: dict[str, Callable[[optax.ScalarOrSchedule], optax.GradientTransformation]] = {
     "adam": lambda lr: optax.adam(lr, eps=1e-5),
