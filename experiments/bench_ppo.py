@@ -21,7 +21,7 @@ import tyro
 from tqdm.auto import tqdm
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.launch.population import SeedBatch
+from jaxopt_lab.launch.population import Population
 from jaxopt_lab.rl import TrainConfig, config_for
 
 
@@ -45,8 +45,8 @@ def main() -> None:
     args = tyro.cli(BenchArgs)
     config = canonical_config(args.total_timesteps)
     steps = args.num_seeds * config.num_updates * config.batch_size
-    single = SeedBatch(config, args.num_seeds, chunk=config.num_updates)
-    chunked = SeedBatch(config, args.num_seeds)
+    single = Population(config, args.num_seeds, chunk=config.num_updates)
+    chunked = Population(config, args.num_seeds)
     compile_seconds = single.compile()
     chunked.compile()
 
@@ -55,9 +55,9 @@ def main() -> None:
         state, _, seconds = single.run()
         single_times.append(seconds)
         with tqdm(total=config.num_updates, unit="update", leave=False) as bar:
-            _, _, seconds = chunked.run(lambda s, done, m, bar=bar: bar.update(chunked.chunk))
+            _, _, seconds = chunked.run(on_chunk=lambda s, d, m, bar=bar: bar.update(chunked.chunk))
         chunked_times.append(seconds)
-    returns, _ = single.evaluate(state)
+    returns = single.evaluate(0, state)
     train_seconds = min(single_times)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -82,13 +82,13 @@ def main() -> None:
 
 def time_algorithm(config: TrainConfig, num_seeds: int, repeats: int) -> dict[str, float]:
     """Compile once, train ``repeats`` times (best time), evaluate the last run."""
-    batch = SeedBatch(config, num_seeds, chunk=config.num_updates)
+    batch = Population(config, num_seeds, chunk=config.num_updates)
     compile_seconds = batch.compile()
     times = []
     for _ in range(repeats):
         state, _, seconds = batch.run()
         times.append(seconds)
-    returns, _ = batch.evaluate(state)
+    returns = batch.evaluate(0, state)
     steps = num_seeds * config.num_updates * config.batch_size
     return {
         "compile": compile_seconds,

@@ -34,11 +34,12 @@ def main() -> int:
     if not (run / "config.json").is_file() or not (run / "checkpoints").is_dir():
         fail(f"run: {run} is not a run directory with config.json and checkpoints/")
     returns, step = reevaluate(run, args.seed)
-    print(f"checkpoint after update {step}: final_return per seed {np.round(returns, 2).tolist()}")
+    print(f"checkpoint after update {step}: final_return per run {np.round(returns, 2).tolist()}")
     print(f"IQM {summarize_returns(returns)['iqm']:.2f}")
     summary_path = run / "summary.json"
     if summary_path.is_file() and args.seed is None:
-        recorded = np.asarray(json.loads(summary_path.read_text()).get("final_return", []))
+        recorded = json.loads(summary_path.read_text()).get("final_return", [])
+        recorded = np.asarray(recorded, dtype=float).ravel()
         same = recorded.shape == returns.shape and np.array_equal(recorded, returns)
         print("matches summary.json" if same else f"DIFFERS from summary.json: {recorded.tolist()}")
         return 0 if same else 1

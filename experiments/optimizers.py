@@ -30,11 +30,11 @@ import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab.analysis.sweeps import plot_sweep, sweep_table
 from jaxopt_lab.fields import check_choice, positive
 from jaxopt_lab.launch.cli import fail
-from jaxopt_lab.launch.experiment import metrics_frame
-from jaxopt_lab.launch.lr_sweep import make_regression_task, regression_sweep, rl_sweep
+from jaxopt_lab.launch.experiment import Experiment, run_experiment
+from jaxopt_lab.launch.lr_sweep import make_regression_task, regression_sweep
 from jaxopt_lab.rl import TrainConfig, config_for
 from jaxopt_lab.rl.optimizers import LR_SCALE, OPTIMIZER_STEPS
-from jaxopt_lab.rundir import METRICS, check_out_dir, run_directory
+from jaxopt_lab.rundir import check_out_dir, run_directory
 
 OPTIMIZERS = tuple(OPTIMIZER_STEPS)
 
@@ -142,38 +142,19 @@ def sweep_regression(args: SweepArgs, out: Path) -> pd.DataFrame:
 
 
 def run_ppo(args: SweepArgs, out: Path) -> pd.DataFrame:
+    """Each optimizer's learning rates x seeds: a sweep run directory (``--sweep
+    learning_rate=...`` of ``experiments/train.py``), one compiled program."""
     frames = []
     for name in args.optimizers:
         config = args.ppo_config(name)
         lrs = config.learning_rate * np.asarray(args.lr_factors)
-        record = {"learning_rates": lrs, "num_seeds": args.num_seeds, "seed": args.seed}
-        with run_directory(out / name, "rl_sweep", config.to_dict(), **record) as summary:
-            start = time.perf_counter()
-            sweep = rl_sweep(config, lrs, args.num_seeds, args.seed)
-            seconds = time.perf_counter() - start
-            print(f"  ppo         {name:15s} {seconds:6.1f} s", flush=True)
-            frame = _long(sweep.final_return, name, lrs, args, "final_return")
-            frames.append(frame)
-            metrics = metrics_frame(sweep.metrics)
-            member = metrics["seed"].to_numpy()
-            metrics.insert(0, "learning_rate", lrs[member // args.num_seeds])
-            metrics["seed"] = member % args.num_seeds
-            metrics.to_parquet(out / name / METRICS, index=False)
-            nonfinite = (
-                sweep.metrics["nonfinite"].any() or not np.isfinite(sweep.final_return).all()
-            )
-            summary.update(
-                algo=config.algo.name,
-                env=config.env,
-                optimizer=name,
-                num_seeds=args.num_seeds,
-                total_timesteps=config.num_updates * config.batch_size,
-                learning_rates=lrs,
-                final_return=sweep.final_return,
-                table=sweep_table(frame, "final_return").to_dict("records"),
-                status="nonfinite" if nonfinite else "ok",
-                train_seconds=seconds,
-            )
+        sweep = ("learning_rate=" + ",".join(repr(float(lr)) for lr in lrs),)
+        start = time.perf_counter()
+        experiment = Experiment(config, args.num_seeds, args.seed, sweep)
+        summary = run_experiment(experiment, out / name, progress=False)
+        print(f"  ppo         {name:15s} {time.perf_counter() - start:6.1f} s", flush=True)
+        final = np.asarray([member["final_return"] for member in summary["members"]])
+        frames.append(_long(final, name, lrs, args, "final_return"))
     results = pd.concat(frames, ignore_index=True)
     results.to_parquet(out / "results.parquet", index=False)
     results.to_csv(out / "results.csv", index=False)

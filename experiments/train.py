@@ -1,33 +1,67 @@
-"""Train an on-policy agent over several seeds in one compiled program.
+"""Train an on-policy agent: a population of seeds (and sweep points) in one compiled program.
 
 python experiments/train.py                       # PPO, CartPole-v1, 8 seeds
 python experiments/train.py --env Pendulum-v1 --num-seeds 4 --out runs/pendulum
 python experiments/train.py --algo trpo --max-kl 0.02 --env-param length=0.75
+python experiments/train.py --sweep learning_rate=log:1e-4:1e-2:8 --sweep ent_coef=0,0.01
 python experiments/train.py --help                # every setting of --algo is a flag
+
+Rerunning the exact command of a killed run resumes it from its latest checkpoint. Several
+processes (hosts) train one population with --coordinator-address HOST:PORT --num-processes N
+--process-id I (a detected cluster needs none of them).
 """
 
+import sys
+
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.launch.cli import fail, parse_train_args
-from jaxopt_lab.launch.experiment import format_summary, run_experiment, validate_experiment
+from jaxopt_lab.distributed import start_processes
 
 
 def main() -> int:
     try:
+        start_processes(sys.argv[1:])
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # Imported once the processes have joined: importing gymnax starts the XLA backend.
+    from jaxopt_lab.launch.cli import fail, parse_train_args
+    from jaxopt_lab.launch.experiment import (
+        Experiment,
+        format_summary,
+        run_experiment,
+        validate_experiment,
+    )
+
+    try:
         config, options = parse_train_args()
-        out = validate_experiment(options.num_seeds, options.out, config, options.checkpoint_every)
+        experiment = Experiment(
+            config, options.num_seeds, options.seed, options.sweep, options.sweep_mode
+        )
+        out = validate_experiment(experiment, options.out, options.checkpoint_every)
     except ValueError as error:
         fail(str(error))
     summary = run_experiment(
-        config,
-        num_seeds=options.num_seeds,
-        seed=options.seed,
-        out=out,
+        experiment,
+        out,
         progress=options.progress,
         checkpoint_every=options.checkpoint_every,
+        say=lambda message: print(message, file=sys.stderr, flush=True),
     )
     print(format_summary(summary))
     print(f"run directory: {summary['run_dir']}")
-    return 0 if summary["status"] == "ok" else 1
+    return exit_code(summary)
+
+
+def exit_code(summary: dict) -> int:
+    """0 for a healthy run; for a sweep, 0 when at least one member is ok (the others are
+    named on stderr)."""
+    members = summary["members"]
+    bad = [i for i, m in enumerate(members) if m["status"] != "ok"]
+    if len(members) == 1:
+        return 0 if summary["status"] == "ok" else 1
+    if bad:
+        print(f"members not ok (left out of the statistics): {bad}", file=sys.stderr)
+    return 0 if len(bad) < len(members) else 1
 
 
 if __name__ == "__main__":

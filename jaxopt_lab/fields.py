@@ -80,10 +80,13 @@ def _validate(self: Any) -> None:
 
 
 def is_concrete(value: Any) -> bool:
-    """A value a check can read: a number, a NumPy array or a concrete JAX array (no tracer)."""
+    """A value a check can read: a number, a NumPy array or a concrete JAX array of this
+    process (no tracer)."""
     if isinstance(value, jax.core.Tracer):
         return False
-    return isinstance(value, int | float | np.ndarray | np.generic | jax.Array)
+    if isinstance(value, jax.Array):
+        return value.is_fully_addressable  # another process's part cannot be read here
+    return isinstance(value, int | float | np.ndarray | np.generic)
 
 
 def as_leaf_array(value: Any) -> Any:

@@ -130,15 +130,15 @@ def _check_existing_run(path: Path, config: dict[str, Any] | None) -> None:
             f"out: {path} already holds a {'finished ' if status == 'ok' else ''}run "
             f"(status {status}); choose another directory"
         )
+    if status == "ok":
+        raise ValueError(f"out: {path} already holds a finished run; choose another directory")
     found, wanted = recorded.get("config"), as_json(config)
     if found != wanted:
         raise ValueError(
-            f"out: {path} holds a run of another config (differs in "
-            f"{', '.join(_differences(found, wanted)) or 'its kind'}); rerun the same command "
+            f"out: {path} holds an unfinished run of another config (differs in "
+            f"{', '.join(_differences(found, wanted)) or 'its kind'}); rerun that run's command "
             "to resume it, or choose another directory"
         )
-    if status == "ok":
-        raise ValueError(f"out: {path} already holds a finished run; choose another directory")
 
 
 def _differences(found: Any, wanted: Any, prefix: str = "") -> list[str]:

@@ -174,3 +174,30 @@ def test_overrides_are_typed_like_the_config_fields():
     assert type(overrides["total_timesteps"]) is int and type(overrides["gamma"]) is float
     with pytest.raises(ValueError, match="anneal_lr: expected bool"):
         parse_overrides(["anneal_lr=yes"])
+
+
+def test_a_killed_comparison_resumes_pair_by_pair(tiny_config, tmp_path):
+    from jaxopt_lab.launch.compare import run_comparison
+
+    configs = [
+        config_for("CartPole-v1", algo, **_tiny_settings(tiny_config)) for algo in ("ppo", "a2c")
+    ]
+
+    def interrupt(summary):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_comparison(configs, 2, tmp_path / "cmp", progress=False, on_run=interrupt)
+    assert load_run(tmp_path / "cmp").status == "interrupted"
+    assert load_run(tmp_path / "cmp" / "ppo--CartPole-v1").status == "ok"
+    seen = []
+    table = run_comparison(configs, 2, tmp_path / "cmp", progress=False, on_run=seen.append)
+    assert [s.get("resumed") for s in seen] == ["finished before", None]
+    assert list(table["status"]) == ["ok", "ok"]
+    with pytest.raises(ValueError, match="already holds a finished run"):
+        validate_comparison(configs, 2, tmp_path / "cmp")
+
+
+def _tiny_settings(config):
+    names = ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches")
+    return {name: getattr(config, name) for name in (*names, "hidden_sizes", "eval_episodes")}

@@ -10,7 +10,7 @@ import optax
 import pytest
 
 from jaxopt_lab.fields import boolean, positive
-from jaxopt_lab.launch import SeedBatch
+from jaxopt_lab.launch import Population
 from jaxopt_lab.launch.cli import parse_train_args
 from jaxopt_lab.rl import ALGORITHMS, Algorithm, config_for, register, static, traced
 
@@ -49,7 +49,7 @@ def reinforce():
 def test_reinforce_learns_cartpole(reinforce):
     config = config_for("CartPole-v1", "reinforce", total_timesteps=60_000, hidden_sizes=(32, 32))
     assert (config.num_envs, config.gae_lambda, config.algo.actor_lr) == (8, 1.0, 1e-2)
-    batch = SeedBatch(config, num_seeds=2, seed=0, chunk=config.num_updates)
+    batch = Population(config, num_seeds=2, seed=0, chunk=config.num_updates)
     state, metrics, _ = batch.run()
     returns = metrics["episode_return"]
     early, late = np.nanmean(returns[:, :10]), np.nanmean(returns[:, -10:])
@@ -57,7 +57,7 @@ def test_reinforce_learns_cartpole(reinforce):
     assert isinstance(state.actor_state[0], optax.ScaleByAdamState)
     value_loss = metrics["value_loss"]
     assert np.isfinite(value_loss).all() and not metrics["nonfinite"].any()
-    final, _ = batch.evaluate(state)
+    final = batch.evaluate(0, state)
     assert final.mean() > 100
 
 

@@ -76,10 +76,9 @@ def test_discovered_loss_loads_as_a_frontier_loss(uninterrupted):
 
 def test_discovery_refuses_another_config_in_its_directory(uninterrupted):
     out, _ = uninterrupted
-    with pytest.raises(ValueError, match=r"another config \(differs in es\.sigma\)"):
-        run_discovery(TINY, replace(ES, sigma=0.2), out, held_out_seeds=1, progress=False)
-    with pytest.raises(ValueError, match="already holds a finished run"):
-        run_discovery(TINY, ES, out, held_out_seeds=1, progress=False)
+    for es in (replace(ES, sigma=0.2), ES):
+        with pytest.raises(ValueError, match="already holds a finished run"):
+            run_discovery(TINY, es, out, held_out_seeds=1, progress=False)
 
 
 def test_loss_file_of_another_kind_is_rejected(tmp_path):

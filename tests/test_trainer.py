@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxopt_lab.fields import TracedValue
-from jaxopt_lab.launch import SeedBatch, broadcast_hparams, chunk_size
+from jaxopt_lab.launch import Population, broadcast_hparams, chunk_size
 from jaxopt_lab.rl import TrainConfig, config_for, make_train, make_trainer
 
 NUM_SEEDS = 3
@@ -15,7 +15,7 @@ NUM_SEEDS = 3
 
 @pytest.fixture(scope="module")
 def batch(tiny_config):
-    batch = SeedBatch(tiny_config, NUM_SEEDS, seed=7, chunk=16)
+    batch = Population(tiny_config, NUM_SEEDS, seed=7, chunk=16)
     batch.compile()
     return batch
 
@@ -38,8 +38,8 @@ def test_same_seed_is_bit_identical(batch, batch_run):
     state, metrics, _ = batch.run()
     np.testing.assert_array_equal(metrics["loss"], batch_run[1]["loss"])
     jax.tree.map(np.testing.assert_array_equal, state.actor, batch_run[0].actor)
-    first, _ = batch.evaluate(state)
-    second, _ = batch.evaluate(batch_run[0])
+    first = batch.evaluate(0, state)
+    second = batch.evaluate(0, batch_run[0])
     np.testing.assert_array_equal(first, second)
 
 
@@ -57,7 +57,7 @@ def test_vmapped_seeds_equal_runs_one_at_a_time(tiny_config, batch, batch_run):
 
 
 def test_chunks_compose_to_one_program(tiny_config, batch, batch_run):
-    whole = SeedBatch(tiny_config, NUM_SEEDS, seed=7, chunk=tiny_config.num_updates)
+    whole = Population(tiny_config, NUM_SEEDS, seed=7, chunk=tiny_config.num_updates)
     state, metrics, _ = whole.run()
     np.testing.assert_allclose(metrics["loss"], batch_run[1]["loss"], rtol=1e-5, atol=1e-6)
     jax.tree.map(
@@ -93,7 +93,7 @@ def test_chunk_size_divides_the_run():
 
 def test_cartpole_learning_curve_rises():
     config = TrainConfig(total_timesteps=60_000)
-    batch = SeedBatch(config, 2, seed=0, chunk=config.num_updates)
+    batch = Population(config, 2, seed=0, chunk=config.num_updates)
     _, metrics, _ = batch.run()
     returns = metrics["episode_return"]
     early, late = np.nanmean(returns[:, :10]), np.nanmean(returns[:, -10:])
@@ -110,12 +110,12 @@ def test_continuous_actions_train_finitely():
         normalize_observations=True,
         normalize_rewards=True,
     )
-    batch = SeedBatch(config, 2, chunk=config.num_updates)
+    batch = Population(config, 2, chunk=config.num_updates)
     state, metrics, _ = batch.run()
     assert state.actor["params"]["log_std"].shape == (2, 1)
     assert "log_std" not in state.critic["params"]
     assert np.isfinite(metrics["loss"]).all()
-    returns, _ = batch.evaluate(state)
+    returns = batch.evaluate(0, state)
     assert returns.shape == (2,) and np.all((returns < 0) & (returns > -2000))
     assert state.env_state.obs_stats.mean.shape == (2, 3)
 
@@ -131,10 +131,10 @@ def test_brax_env_trains():
         eval_episodes=2,
         normalize_observations=True,
     )
-    batch = SeedBatch(config, 2, chunk=config.num_updates)
+    batch = Population(config, 2, chunk=config.num_updates)
     state, metrics, _ = batch.run()
     assert np.isfinite(metrics["loss"]).all()
-    assert np.isfinite(batch.evaluate(state)[0]).all()
+    assert np.isfinite(batch.evaluate(0, state)).all()
 
 
 def test_presets_are_valid_and_reach_the_cli():

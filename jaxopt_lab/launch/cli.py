@@ -42,6 +42,17 @@ class RunOptions:
     """Show a progress bar during training."""
     checkpoint_every: int = 5
     """Write an orbax checkpoint every this many compiled chunks (and at the end)."""
+    sweep: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """FIELD=V1,V2,... or FIELD=log:A:B:N (repeatable): sweep a traced setting (e.g.
+    learning_rate, max_kl, env_params.length); points x seeds train in one program."""
+    sweep_mode: str = "grid"
+    """grid: every combination of the swept values; zip: pair them (equal lengths)."""
+    coordinator_address: str | None = None
+    """HOST:PORT of process 0, to train one population over several processes (hosts)."""
+    num_processes: int | None = None
+    """How many processes train the population (with --coordinator-address)."""
+    process_id: int | None = None
+    """This process's index, 0 .. num_processes - 1 (process 0 writes the summary)."""
 
 
 def cli_fields(cls: type) -> list[dataclasses.Field]:
@@ -68,7 +79,7 @@ def _args_class(algo: type[Algorithm], list_envs: bool) -> type:
         ]
     env_param = "environment parameter NAME=VALUE (repeatable), e.g. length=0.75 for CartPole"
     specs.append(("env_param", Annotated[tuple[str, ...], tyro.conf.arg(help=env_param)], ()))
-    hints = typing.get_type_hints(RunOptions)
+    hints = typing.get_type_hints(RunOptions, include_extras=True)
     specs += [(f.name, hints[f.name], f.default) for f in dataclasses.fields(RunOptions)]
     fields = [(name, hint, dataclasses.field(default=default)) for name, hint, default in specs]
     return dataclasses.make_dataclass("TrainArgs", fields, frozen=True)

@@ -21,9 +21,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from jaxopt_lab.analysis import load_runs, plot_runs
-from jaxopt_lab.launch.experiment import run_experiment, validate_experiment
+from jaxopt_lab.launch.experiment import Experiment, run_experiment, validate_experiment
 from jaxopt_lab.rl import TrainConfig
-from jaxopt_lab.rundir import check_out_dir, load_run, run_directory
+from jaxopt_lab.rundir import check_out_dir, load_run, read_status, run_directory
 
 TABLE_COLUMNS = (
     "env",
@@ -45,18 +45,26 @@ def run_name(config: TrainConfig) -> str:
     return f"{config.algo.name}--{config.env.replace('/', '_')}"
 
 
+def comparison_record(configs: Sequence[TrainConfig], num_seeds: int, seed: int) -> dict:
+    """What the comparison directory records as its config (a resumed one must match)."""
+    return {"runs": [c.to_dict() for c in configs], "num_seeds": num_seeds, "seed": seed}
+
+
 def validate_comparison(
-    configs: Sequence[TrainConfig], num_seeds: int, out: str | os.PathLike
+    configs: Sequence[TrainConfig], num_seeds: int, out: str | os.PathLike, seed: int = 0
 ) -> Path:
-    """Check every config and the output directory before anything compiles."""
+    """Check every config and the output directory before anything compiles; a killed
+    comparison of the same configs there is resumable."""
     if not configs:
         raise ValueError("algos/envs: nothing to compare")
     names = [run_name(config) for config in configs]
     if len(set(names)) != len(names):
         raise ValueError(f"algos/envs: duplicate runs in {names}")
-    path = check_out_dir(out)
+    path = check_out_dir(out, config=comparison_record(configs, num_seeds, seed))
     for config in configs:
-        validate_experiment(num_seeds, path / run_name(config), config)
+        run_dir = path / run_name(config)
+        if read_status(run_dir) != "ok" or not (run_dir / "config.json").is_file():
+            validate_experiment(Experiment(config, num_seeds, seed), run_dir)
     return path
 
 
@@ -70,19 +78,17 @@ def run_comparison(
 ) -> pd.DataFrame:
     """Train every config over ``num_seeds`` seeds, then write ``table.csv``, ``table.md``
     and ``curves-<env>.png`` into ``out`` (a run directory of kind ``comparison``). A run
-    that crashes or goes non-finite is marked as such; the others still run. Returns the
+    that crashes or goes non-finite is marked as such; the others still run. Rerunning a
+    killed comparison skips the finished pairs and resumes the interrupted one. Returns the
     table."""
-    path = validate_comparison(configs, num_seeds, out)
-    record = {"runs": [run_name(c) for c in configs], "num_seeds": num_seeds, "seed": seed}
-    with run_directory(path, "comparison", [c.to_dict() for c in configs], **record) as summary:
+    path = validate_comparison(configs, num_seeds, out, seed)
+    record = comparison_record(configs, num_seeds, seed)
+    with run_directory(path, "comparison", record) as summary:
         run_dirs = [path / run_name(config) for config in configs]
         for config, run_dir in zip(configs, run_dirs, strict=True):
-            try:
-                result = run_experiment(config, num_seeds, seed, run_dir, progress)
-            except Exception:  # recorded as crashed in its summary.json; the others still run
-                result = load_run(run_dir).summary
+            on_run_result = train_pair(Experiment(config, num_seeds, seed), run_dir, progress)
             if on_run is not None:
-                on_run(result)
+                on_run(on_run_result)
         table = comparison_table(run_dirs)
         table.to_csv(path / "table.csv", index=False)
         (path / "table.md").write_text(format_table(table) + "\n")
@@ -91,6 +97,16 @@ def run_comparison(
             zip(table["algo"] + " on " + table["env"], table["status"], strict=True)
         )
     return table
+
+
+def train_pair(experiment: Experiment, run_dir: Path, progress: bool) -> dict[str, Any]:
+    """One pair's summary: trained (or resumed), or read back when it already finished."""
+    if read_status(run_dir) == "ok" and (run_dir / "config.json").is_file():
+        return {**load_run(run_dir).summary, "resumed": "finished before"}
+    try:
+        return run_experiment(experiment, run_dir, progress)
+    except Exception:  # recorded as crashed in its summary.json; the others still run
+        return load_run(run_dir).summary
 
 
 def comparison_table(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:

@@ -1,23 +1,72 @@
-"""One experiment: a batch of seeds trained, evaluated and written to a run directory
-(:mod:`jaxopt_lab.rundir`, kind ``rl``: ``config.json``, ``metrics.parquet`` with one row per
-seed per update, ``summary.json`` and ``checkpoints/``, orbax, the vmapped runner state)."""
+"""One experiment: a population (sweep members x seeds) trained, evaluated and written to a run
+directory (:mod:`jaxopt_lab.rundir`, kind ``rl``: ``config.json``, ``metrics.parquet`` with one
+row per member, seed and update, ``summary.json`` and ``checkpoints/``, orbax, sharded).
+
+An :class:`Experiment` is what defines the result; ``config.json`` records it, and rerunning
+the same experiment into a directory that holds a killed run of it resumes from the latest
+checkpoint, to a result bit-identical to an uninterrupted run's. Any other experiment there is
+refused.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from jaxopt_lab.analysis import summarize_returns
-from jaxopt_lab.checkpoint import checkpoint_manager, save_state
-from jaxopt_lab.launch.population import SeedBatch
+from jaxopt_lab.launch.memory import plan_memory
+from jaxopt_lab.launch.population import Population
+from jaxopt_lab.launch.progress import Results, train_population
+from jaxopt_lab.launch.sweep import SWEEP_MODES, apply_point, parse_sweep
 from jaxopt_lab.rl import TrainConfig
 from jaxopt_lab.rundir import CHECKPOINTS, METRICS, check_out_dir, run_directory
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A config, its sweep (``FIELD=VALUES`` strings, grid or zip) and its seeds."""
+
+    config: TrainConfig
+    num_seeds: int = 8
+    seed: int = 0
+    sweep: tuple[str, ...] = ()
+    sweep_mode: str = "grid"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_seeds, bool) or not isinstance(self.num_seeds, int):
+            raise ValueError(f"num_seeds: got {self.num_seeds!r}; must be an integer >= 1")
+        if self.num_seeds < 1:
+            raise ValueError(f"num_seeds: got {self.num_seeds}; must be >= 1")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed: got {self.seed}; must be in [0, 2**63)")
+        if self.sweep_mode not in SWEEP_MODES:
+            raise ValueError(f"sweep_mode: unknown value {self.sweep_mode!r}; allowed: grid, zip")
+
+    def points(self) -> list[dict[str, Any]]:
+        return parse_sweep(self.sweep, self.sweep_mode)
+
+    def members(self) -> list[TrainConfig]:
+        """One config per sweep point (each checked like any config)."""
+        return [apply_point(self.config, point) for point in self.points()]
+
+    def record(self) -> dict[str, Any]:
+        """``config.json``'s ``config``: what a resumed run must share."""
+        return {
+            **self.config.to_dict(),
+            "num_seeds": self.num_seeds,
+            "seed": self.seed,
+            "sweep": list(self.sweep),
+            "sweep_mode": self.sweep_mode,
+        }
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -25,125 +74,188 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.algo.name}-{config.env.replace('/', '_')}-{stamp}"
 
 
-def metrics_frame(metrics: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Long format: one row per seed per update."""
-    num_seeds, num_updates = metrics["update"].shape
-    columns = {"seed": np.repeat(np.arange(num_seeds), num_updates)}
-    for name, values in metrics.items():
-        columns[name] = values.reshape(-1)
-    first = ["seed", "update", "env_steps", "episode_return"]
-    return pd.DataFrame(columns)[[*first, *sorted(set(metrics) - set(first))]]
-
-
 def validate_experiment(
-    num_seeds: int, out: str | os.PathLike | None, config: TrainConfig, checkpoint_every: int = 1
+    experiment: Experiment, out: str | os.PathLike | None, checkpoint_every: int = 1
 ) -> Path:
-    """Check the experiment's own inputs (the config checked itself when it was built);
-    returns its run directory (not created)."""
-    if num_seeds < 1:
-        raise ValueError(f"num_seeds: got {num_seeds}; must be >= 1")
-    if checkpoint_every < 1:
+    """Check everything about an experiment before it compiles: its members, whether its
+    population fits in memory, the output directory (a killed run of the same experiment is
+    resumable); returns the directory."""
+    if isinstance(checkpoint_every, bool) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: got {checkpoint_every}; must be >= 1")
-    return check_out_dir(out if out is not None else default_run_dir(config))
+    num_runs = len(experiment.members()) * experiment.num_seeds
+    plan_memory(experiment.config, num_runs, len(jax.devices()))
+    path = out if out is not None else default_run_dir(experiment.config)
+    return check_out_dir(path, config=experiment.record())
 
 
 def run_experiment(
-    config: TrainConfig,
-    num_seeds: int = 8,
-    seed: int = 0,
+    experiment: Experiment | TrainConfig,
     out: str | os.PathLike | None = None,
     progress: bool = True,
     checkpoint_every: int = 5,
+    devices: list[jax.Device] | None = None,
+    say: Say | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
-    """Train ``num_seeds`` seeds of ``config`` in one vmapped program and write the run dir.
+    """Train the experiment's population in one sharded program (in groups if the memory asks
+    for it) and write the run directory; returns the summary (also ``summary.json``).
 
-    Everything that can be wrong with the input raises ``ValueError`` before compilation and
-    before the run directory is created. Returns the summary (also in ``summary.json``),
-    whose ``status`` is ``"ok"``, ``"nonfinite"`` (a loss or return was NaN/inf) or, re-raising
-    the error, ``"crashed"``.
+    ``experiment`` may be a bare config with the :class:`Experiment` settings as keywords
+    (``num_seeds``, ``seed``, ``sweep``, ``sweep_mode``). Bad input raises ``ValueError``
+    before anything compiles or is written. The summary's ``status`` is ``ok``, or
+    ``nonfinite`` (a member's loss or return was NaN/inf: no IQM for it); a crash re-raises.
     """
-    path = validate_experiment(num_seeds, out, config, checkpoint_every)
-    batch = SeedBatch(config, num_seeds, seed)
-    record = {"num_seeds": num_seeds, "seed": seed, "updates_per_chunk": batch.chunk}
-    with run_directory(path, "rl", config.to_dict(), **record) as summary:
-        summary.update(
-            algo=config.algo.name,
-            env=config.env,
-            num_seeds=num_seeds,
-            total_timesteps=config.num_updates * config.batch_size,
+    if isinstance(experiment, TrainConfig):
+        experiment = Experiment(experiment, **settings)
+    say = say or (lambda message: None)
+    path = validate_experiment(experiment, out, checkpoint_every)
+    population = Population(
+        experiment.config,
+        experiment.num_seeds,
+        experiment.seed,
+        experiment.members(),
+        None,
+        devices,
+    )
+    say(population.memory.describe())
+    record = {"devices": device_record(population)}
+    with run_directory(path, "rl", experiment.record(), **record) as summary:
+        summary.update(header(experiment, population))
+        say(
+            f"compiling {population.group_size} runs per program on {record['devices']['count']}"
+            " device(s) ..."
         )
-        summary["compile_seconds"] = batch.compile()
-        state, metrics, train_seconds = train_with_checkpoints(
-            batch, path / CHECKPOINTS, progress, checkpoint_every
-        )
-        final_return, eval_seconds = batch.evaluate(state)
-        metrics_frame(metrics).to_parquet(path / METRICS, index=False)
-        summary.update(
-            final_return=final_return.tolist(),
-            train_seconds=train_seconds,
-            eval_seconds=eval_seconds,
-            steps_per_second=num_seeds * summary["total_timesteps"] / train_seconds,
-        )
-        summary.update(judge(metrics["nonfinite"].any(axis=1), final_return))
+        summary["compile_seconds"] = population.compile()
+        say(f"compiled in {summary['compile_seconds']:.1f} s")
+        results = train_population(population, path / CHECKPOINTS, progress, checkpoint_every, say)
+        if jax.process_index() == 0:
+            metrics_frame(results.metrics, experiment).to_parquet(path / METRICS, index=False)
+        summary.update(timing(results, population))
+        summary.update(judge_members(results, experiment))
     return {**summary, "run_dir": str(path)}
 
 
-def train_with_checkpoints(
-    batch: SeedBatch, directory: Path, progress: bool, checkpoint_every: int
-) -> tuple[Any, dict[str, np.ndarray], float]:
-    """Run the batch chunk by chunk with a progress bar, checkpointing every
-    ``checkpoint_every`` chunks and at the end."""
-    manager = checkpoint_manager(directory)
-    num_updates = batch.config.num_updates
-    bar = tqdm(total=num_updates, unit="update", disable=not progress, leave=False)
-
-    def on_chunk(state, done: int, metrics: dict[str, np.ndarray]) -> None:
-        bar.update(batch.chunk)
-        recent = metrics["episode_return"][:, -1]
-        if np.isfinite(recent).any():
-            bar.set_postfix(episode_return=f"{np.nanmean(recent):.1f}")
-        if (done // batch.chunk) % checkpoint_every == 0 or done == num_updates:
-            save_state(manager, done, state)
-
-    state, metrics, seconds = batch.run(on_chunk)
-    bar.close()
-    manager.wait_until_finished()
-    return state, metrics, seconds
+def device_record(population: Population) -> dict[str, Any]:
+    devices = population.mesh.devices.ravel()
+    return {
+        "count": len(devices),
+        "kind": devices[0].device_kind,
+        "platform": devices[0].platform,
+        "processes": jax.process_count(),
+    }
 
 
-def judge(nonfinite_loss: np.ndarray, final_return: np.ndarray) -> dict[str, Any]:
-    """``status`` and the statistics of a batch: ``nonfinite`` (no IQM) if any seed's loss or
-    final return was NaN or infinite, else ``ok`` with the IQM and its 95% bootstrap CI."""
-    bad = np.flatnonzero(nonfinite_loss | ~np.isfinite(final_return)).tolist()
-    if bad:
-        return {"status": "nonfinite", "nonfinite_seeds": bad}
-    return {"status": "ok", **summarize_returns(final_return)}
+def header(experiment: Experiment, population: Population) -> dict[str, Any]:
+    config = experiment.config
+    return {
+        "algo": config.algo.name,
+        "env": config.env,
+        "num_seeds": experiment.num_seeds,
+        "num_members": len(population.members),
+        "total_timesteps": config.num_updates * config.batch_size,
+        "devices": device_record(population),
+        "groups": {"count": len(population.groups), "runs_per_group": population.group_size},
+    }
+
+
+def timing(results: Results, population: Population) -> dict[str, Any]:
+    config = population.config
+    trained = population.num_runs * config.batch_size * (results.updates_trained)
+    return {
+        "train_seconds": results.train_seconds,
+        "eval_seconds": results.eval_seconds,
+        "steps_per_second": trained / max(results.train_seconds, 1e-9),
+        "resumed_from_update": results.resumed_from,
+    }
+
+
+def metrics_frame(metrics: dict[str, np.ndarray], experiment: Experiment) -> pd.DataFrame:
+    """Long format: one row per member, seed and update; a sweep adds ``member`` and one
+    column per swept setting."""
+    num_runs, num_updates = metrics["update"].shape
+    run = np.repeat(np.arange(num_runs), num_updates)
+    columns: dict[str, Any] = {"seed": run % experiment.num_seeds}
+    for name, values in metrics.items():
+        columns[name] = values.reshape(-1)
+    first = ["seed", "update", "env_steps", "episode_return"]
+    points = experiment.points()
+    if experiment.sweep:
+        member = run // experiment.num_seeds
+        columns["member"] = member
+        for name in points[0]:
+            columns[name] = np.asarray([point[name] for point in points])[member]
+        first += ["member", *points[0]]
+    return pd.DataFrame(columns)[[*first, *sorted(set(columns) - set(first))]]
+
+
+def judge_members(results: Results, experiment: Experiment) -> dict[str, Any]:
+    """Per member: its values, per-seed final return, status, and (when ok) the IQM with its
+    95% bootstrap CI. The top level keeps the single-run contract for one member."""
+    from jaxopt_lab.analysis import summarize_returns
+
+    seeds = experiment.num_seeds
+    nonfinite = results.metrics["nonfinite"].any(axis=1) | ~np.isfinite(results.final_return)
+    members = []
+    for index, point in enumerate(experiment.points()):
+        rows = slice(index * seeds, (index + 1) * seeds)
+        returns = results.final_return[rows]
+        member: dict[str, Any] = {"values": point, "final_return": returns.tolist()}
+        bad = np.flatnonzero(nonfinite[rows]).tolist()
+        if bad:
+            member.update(status="nonfinite", nonfinite_seeds=bad)
+        else:
+            member.update(status="ok", **summarize_returns(returns))
+        members.append(member)
+    if len(members) == 1:
+        only = {k: v for k, v in members[0].items() if k != "values"}
+        return {**only, "members": members}
+    ok = all(m["status"] == "ok" for m in members)
+    lists = {k: [m.get(k) for m in members] for k in ("final_return", "iqm", "ci_low", "ci_high")}
+    return {**lists, "status": "ok" if ok else "nonfinite", "members": members}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The final table printed on the terminal."""
     lines = [
-        f"{summary['algo']} on {summary['env']}: {summary['num_seeds']} seeds x "
-        f"{summary['total_timesteps']:,} env steps  [{summary['status']}]"
+        f"{summary['algo']} on {summary['env']}: {summary.get('num_members', 1)} member(s) x "
+        f"{summary['num_seeds']} seeds x {summary['total_timesteps']:,} env steps  "
+        f"[{summary['status']}]"
     ]
-    if "final_return" in summary:
-        lines.append("  seed  final_return")
-        lines += [f"  {i:>4}  {r:12.2f}" for i, r in enumerate(summary["final_return"])]
-    if summary["status"] == "ok":
-        lines.append(
-            f"  IQM final return {summary['iqm']:.2f}  "
-            f"(95% CI {summary['ci_low']:.2f} .. {summary['ci_high']:.2f})"
+    if summary.get("resumed_from_update"):
+        lines.append(f"  resumed from update {summary['resumed_from_update']}")
+    members = summary.get("members", [])
+    if len(members) == 1:
+        lines += format_member(members[0], seeds_detail=True)
+    for index, member in enumerate(members if len(members) > 1 else []):
+        values = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in member["values"].items()
         )
-    elif summary["status"] == "nonfinite":
-        lines.append(
-            f"  NOT A RESULT: non-finite loss or return in seeds {summary['nonfinite_seeds']}"
-        )
-    else:
-        lines.append(f"  {summary['status'].upper()}: {summary.get('error', '')}")
+        lines.append(f"  member {index}: {values}")
+        lines += format_member(member, seeds_detail=False)
+    if summary["status"] == "crashed":
+        lines.append(f"  CRASHED: {summary.get('error', '')}")
     if "train_seconds" in summary:
         lines.append(
             f"  compile {summary['compile_seconds']:.1f} s, "
             f"train {summary['train_seconds']:.1f} s, "
-            f"{summary['steps_per_second']:,.0f} env steps/s (all seeds)"
+            f"{summary['steps_per_second']:,.0f} env steps/s (all runs)"
         )
     return "\n".join(lines)
+
+
+def format_member(member: dict[str, Any], seeds_detail: bool) -> list[str]:
+    lines = []
+    if seeds_detail:
+        lines.append("  seed  final_return")
+        lines += [f"  {i:>4}  {r:12.2f}" for i, r in enumerate(member["final_return"])]
+    if member["status"] == "ok":
+        lines.append(
+            f"    IQM final return {member['iqm']:.2f}  "
+            f"(95% CI {member['ci_low']:.2f} .. {member['ci_high']:.2f})"
+        )
+    else:
+        lines.append(
+            f"    NOT A RESULT: non-finite loss or return in seeds {member['nonfinite_seeds']}"
+        )
+    return lines

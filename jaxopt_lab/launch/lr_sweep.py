@@ -1,11 +1,11 @@
-"""Learning-rate x seed sweeps of one optimizer, each in one vmapped program.
+"""Learning-rate x seed sweeps of one optimizer on a synthetic teacher-student regression whose
+data the code generates, in one vmapped program (the RL side of ``experiments/optimizers.py``
+is an ordinary sweep, :mod:`jaxopt_lab.launch.experiment`).
 
-Two problems: a synthetic teacher-student regression whose data the code generates, and the
-on-policy RL trainer. Every (learning rate, seed) pair is one member of a ``jax.vmap``: the
-learning rate is a traced value (``optax.inject_hyperparams`` for the regression, the
-config's traced ``learning_rate`` for RL), so a whole sweep compiles once per optimizer. Members are
-ordered learning-rate-major: member ``i * num_seeds + j`` has learning rate ``i`` and seed ``j``,
-and every learning rate sees the same seeds.
+Every (learning rate, seed) pair is one member of a ``jax.vmap``: the learning rate is a traced
+value (``optax.inject_hyperparams``), so a whole sweep compiles once per optimizer. Members are
+ordered learning-rate-major: member ``i * num_seeds + j`` has learning rate ``i`` and seed
+``j``, and every learning rate sees the same seeds.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxopt_lab.launch.population import broadcast_hparams, seed_keys
-from jaxopt_lab.rl import TrainConfig, make_trainer
+from jaxopt_lab.launch.population import seed_keys
 
 OptimizerFactory = Callable[[optax.ScalarOrSchedule], optax.GradientTransformation]
 """``learning_rate -> optimizer``, e.g. ``jaxopt_lab.rl.optimizers.OPTIMIZER_STEPS[name]``."""
@@ -75,12 +74,12 @@ def mlp(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
 
 def _members(
     learning_rates: Sequence[float], num_seeds: int, seed: int
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Training keys, evaluation keys and learning rates of every member (lr-major)."""
-    train_keys, eval_keys = seed_keys(seed, num_seeds)
+) -> tuple[jax.Array, jax.Array]:
+    """Training keys and learning rates of every member (lr-major)."""
+    train_keys, _ = seed_keys(seed, num_seeds)
     count = len(learning_rates)
     lrs = jnp.repeat(jnp.asarray(learning_rates, jnp.float32), num_seeds)
-    return jnp.tile(train_keys, count), jnp.tile(eval_keys, count), lrs
+    return jnp.tile(train_keys, count), lrs
 
 
 class RegressionSweep(NamedTuple):
@@ -106,7 +105,7 @@ def regression_sweep(
     """
     if steps % log_every:
         raise ValueError(f"log_every: {log_every} does not divide steps {steps}")
-    keys, _, lrs = _members(learning_rates, num_seeds, seed)
+    keys, lrs = _members(learning_rates, num_seeds, seed)
     sizes = (task.x_train.shape[1], *hidden, 1)
     optimizer = optax.inject_hyperparams(lambda learning_rate: make_optimizer(learning_rate))
 
@@ -137,26 +136,3 @@ def regression_sweep(
         curve=curve.reshape(*shape, -1),
         curve_steps=np.arange(1, steps // log_every + 1) * log_every,
     )
-
-
-class RLSweep(NamedTuple):
-    final_return: np.ndarray  # [num_lrs, num_seeds] mean evaluation return after training
-    metrics: dict[str, np.ndarray]  # each [num_lrs * num_seeds, num_updates], lr-major
-
-
-def rl_sweep(
-    config: TrainConfig, learning_rates: Sequence[float], num_seeds: int, seed: int = 0
-) -> RLSweep:
-    """Train ``config`` with each learning rate (its traced ``learning_rate``) and seed."""
-    trainer = make_trainer(config)
-    keys, eval_keys, lrs = _members(learning_rates, num_seeds, seed)
-    hparams = broadcast_hparams(config.hparams(), len(lrs)).replace(learning_rate=lrs)
-
-    def train_and_evaluate(key, eval_key, hp):
-        state, metrics = trainer.train(key, hp)
-        return trainer.evaluate(eval_key, state, hp), metrics
-
-    returns, metrics = jax.device_get(
-        jax.jit(jax.vmap(train_and_evaluate))(keys, eval_keys, hparams)
-    )
-    return RLSweep(returns.reshape(len(learning_rates), num_seeds), metrics)

@@ -186,4 +186,3 @@ def algorithm_names() -> tuple[str, ...]:
 def own_fields(algo: type[Algorithm] | Algorithm) -> dict[str, dataclasses.Field]:
     """An algorithm's own settings by name."""
     return {f.name: f for f in dataclasses.fields(algo)}
-

@@ -194,9 +194,13 @@ def config_from_dict(record: dict[str, Any]) -> TrainConfig:
     )
 
 
+def settable_env_params(env: str) -> tuple[str, ...]:
+    """The environment parameters of ``env`` that can be set or swept (none for brax)."""
+    return () if env.startswith(BRAX_PREFIX) else settable_params(env)
+
+
 def env_params_dict(params: Any) -> dict[str, Any] | None:
     """The parameters as plain numbers and lists (for ``config.json``)."""
     if params is None:
         return None
     return {name: np.asarray(value).tolist() for name, value in vars(params).items()}
-

@@ -1,0 +1,107 @@
+"""One measurement of one system on the canonical PPO CartPole-v1 config, the same for every
+system: ``jax.jit(jax.vmap(train))`` over the seeds, compiled ahead of time (timed), called
+once to warm up and once more, timed. Prints one JSON line.
+
+    python experiments/peer_harness.py jaxopt_lab --num-seeds 8
+    <rejax venv>/bin/python experiments/peer_harness.py rejax --num-seeds 8
+
+It imports nothing of the project at module level, so it runs in a peer's own virtual
+environment (``experiments/bench_peers.py`` creates it and alternates the systems).
+Config: 4 envs x 128 steps, 4 epochs x 4 minibatches, 5e5 steps per seed, lr 2.5e-4, gamma
+0.99, GAE lambda 0.95, clip 0.2, entropy 0.01, value 0.5, max grad norm 0.5, 64-64 tanh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import numpy as np
+
+TOTAL_TIMESTEPS = 500_000
+
+
+def jaxopt_lab_train(total_timesteps: int):
+    """``train(key) -> final return`` of this library's PPO (the CartPole-v1 preset)."""
+    import jaxopt_lab  # noqa: F401  (its XLA flags)
+    from jaxopt_lab.rl import config_for, make_trainer
+
+    config = config_for("CartPole-v1", "ppo", total_timesteps=total_timesteps)
+    trainer, hp = make_trainer(config), config.hparams()
+
+    def train(key: jax.Array) -> jax.Array:
+        train_key, eval_key = jax.random.split(key)
+        state, _ = trainer.train(train_key, hp)
+        return trainer.evaluate(eval_key, state, hp)
+
+    return train
+
+
+def rejax_train(total_timesteps: int):
+    """``train(key) -> final return`` of rejax's PPO on the same settings (rejax 0.1.3 clips
+    gradients elementwise and keeps the learning rate constant: it has no annealing)."""
+    from rejax import PPO
+
+    algo = PPO.create(
+        env="CartPole-v1",
+        num_envs=4,
+        num_steps=128,
+        num_epochs=4,
+        num_minibatches=4,
+        learning_rate=2.5e-4,
+        max_grad_norm=0.5,
+        total_timesteps=total_timesteps,
+        eval_freq=total_timesteps,
+        skip_initial_evaluation=True,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_eps=0.2,
+        ent_coef=0.01,
+        vf_coef=0.5,
+        agent_kwargs={"activation": "tanh", "hidden_layer_sizes": (64, 64)},
+    )
+
+    def train(key: jax.Array) -> jax.Array:
+        _, (_, returns) = algo.train(key)
+        return returns[-1].mean()
+
+    return train
+
+
+SYSTEMS = {"jaxopt_lab": jaxopt_lab_train, "rejax": rejax_train}
+
+
+def measure(system: str, num_seeds: int, total_timesteps: int) -> dict:
+    train = jax.jit(jax.vmap(SYSTEMS[system](total_timesteps)))
+    keys = jax.random.split(jax.random.key(0), num_seeds)
+    start = time.perf_counter()
+    compiled = train.lower(keys).compile()
+    compile_seconds = time.perf_counter() - start
+    jax.block_until_ready(compiled(keys))
+    start = time.perf_counter()
+    returns = jax.block_until_ready(compiled(keys))
+    seconds = time.perf_counter() - start
+    return {
+        "system": system,
+        "num_seeds": num_seeds,
+        "compile_seconds": compile_seconds,
+        "train_seconds": seconds,
+        "steps_per_second": num_seeds * total_timesteps / seconds,
+        "final_return": np.round(np.asarray(returns), 1).tolist(),
+        "jax": jax.__version__,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("system", choices=sorted(SYSTEMS))
+    parser.add_argument("--num-seeds", type=int, default=8)
+    parser.add_argument("--total-timesteps", type=int, default=TOTAL_TIMESTEPS)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.system, args.num_seeds, args.total_timesteps)))
+
+
+if __name__ == "__main__":
+    main()

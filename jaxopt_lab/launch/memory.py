@@ -1,0 +1,104 @@
+"""How much memory a population needs, estimated before anything compiles.
+
+Per run: the runner state, exactly (``jax.eval_shape`` of the trainer's init: parameters,
+optimizer states, environment states), plus the learning phase's working set: the rollout,
+GAE's batch and its shuffled copy, the networks' activations and gradients on a minibatch,
+a chunk of metrics and the evaluation environments; then a safety factor of 2 for XLA's
+temporaries. The population then runs in groups of as many runs as fit in the memory of its
+devices (all of it at once if it fits), or is refused when not even one run per device fits.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from jaxopt_lab.rl import TrainConfig, make_trainer
+
+SAFETY = 2.0
+USABLE = 0.7
+"""Fraction of the free memory a population may plan to use."""
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    per_run_bytes: int
+    available_bytes: int
+    num_runs: int
+    group_size: int
+
+    @property
+    def num_groups(self) -> int:
+        return math.ceil(self.num_runs / self.group_size)
+
+    def describe(self) -> str:
+        total = self.per_run_bytes * self.num_runs / GIB
+        head = (
+            f"population: {self.num_runs} runs x ~{self.per_run_bytes / 2**20:,.1f} MiB = "
+            f"~{total:,.2f} GiB; {self.available_bytes / GIB:,.1f} GiB usable"
+        )
+        if self.num_groups == 1:
+            return f"{head}: one program for all runs"
+        return f"{head}: {self.num_groups} groups of {self.group_size} runs, one after another"
+
+
+def tree_bytes(tree: object) -> int:
+    return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+def run_bytes(config: TrainConfig) -> int:
+    """The estimated peak memory of one run of ``config`` (see the module docstring)."""
+    trainer = make_trainer(config)
+    state = jax.eval_shape(trainer.init, jax.random.key(0), config.hparams())
+    params = tree_bytes((state.actor, state.critic))
+    obs = int(np.prod(state.obs.shape[1:]))
+    rollout = config.batch_size * (2 * obs + 16) * 4
+    width = obs + 2 * sum(config.hidden_sizes) + 16
+    activations = 2 * 3 * config.minibatch_size * width * 4
+    env_state = tree_bytes(state.env_state) / config.num_envs
+    evaluation = config.eval_episodes * (env_state + 2 * obs * 4)
+    working = 3 * rollout + activations + 3 * params + evaluation + 64 * 1024
+    return int(SAFETY * (tree_bytes(state) + working))
+
+
+def available_bytes(devices: list[jax.Device]) -> int:
+    """Free memory of ``devices``: accelerators' own; the host's for CPU devices (shared)."""
+    if devices[0].platform == "cpu":
+        return _host_available()
+    free = 0
+    for device in devices:
+        stats = device.memory_stats() or {}
+        free += stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
+    return free or _host_available()
+
+
+def _host_available() -> int:
+    try:
+        with open("/proc/meminfo") as file:
+            fields = dict(line.split(":", 1) for line in file)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def plan_memory(
+    config: TrainConfig, num_runs: int, num_devices: int, available: int | None = None
+) -> MemoryPlan:
+    """Groups of runs (a multiple of ``num_devices``) that fit; ``ValueError`` naming the
+    sizes when not even one run per device does."""
+    per_run = run_bytes(config)
+    usable = int(USABLE * (available_bytes(jax.devices()) if available is None else available))
+    fit = usable // per_run // num_devices * num_devices
+    if fit < num_devices:
+        raise ValueError(
+            f"population: one run needs ~{per_run / GIB:,.2f} GiB (num_envs {config.num_envs}, "
+            f"hidden_sizes {config.hidden_sizes}) and {num_devices} device(s) need one each; "
+            f"only {usable / GIB:,.2f} GiB of memory is usable: make the run smaller"
+        )
+    padded = math.ceil(num_runs / num_devices) * num_devices
+    return MemoryPlan(per_run, usable, num_runs, min(fit, padded))
