@@ -1,6 +1,7 @@
 """Optimizer benchmark: time per jitted update on a ~10M-parameter pytree of mixed shapes.
 
     python experiments/bench_optim.py [--repeats 20]
+    python experiments/bench_optim.py --scale 10      # ~100M parameters (an accelerator)
 
 Each optimizer's median time per update (repetitions interleaved across optimizers, the
 machine being shared) as a ratio to ``optax.adamw`` measured in the same run, and its state
@@ -33,13 +34,16 @@ from jaxopt_lab import optim
 class BenchArgs:
     repeats: int = 20
     """Timed calls of each update (interleaved; the median is reported)."""
+    scale: int = 1
+    """Multiplies the pytree's leaves (1: 10.1M parameters; 10: 101M)."""
 
 
-def make_params(key: jax.Array) -> dict[str, jax.Array]:
-    """10 conv kernels 256x256x3x3, 4 matrices 1024x1024, 24 vectors of 1024: 10.1M floats."""
-    shapes = {f"conv{i}": (256, 256, 3, 3) for i in range(10)}
-    shapes |= {f"dense{i}": (1024, 1024) for i in range(4)}
-    shapes |= {f"bias{i}": (1024,) for i in range(24)}
+def make_params(key: jax.Array, scale: int = 1) -> dict[str, jax.Array]:
+    """``scale`` x (10 conv kernels 256x256x3x3, 4 matrices 1024x1024, 24 vectors of 1024):
+    ``scale`` x 10.1M floats."""
+    shapes = {f"conv{i}": (256, 256, 3, 3) for i in range(10 * scale)}
+    shapes |= {f"dense{i}": (1024, 1024) for i in range(4 * scale)}
+    shapes |= {f"bias{i}": (1024,) for i in range(24 * scale)}
     keys = jax.random.split(key, len(shapes))
     return {
         n: 0.05 * jax.random.normal(k, s) for (n, s), k in zip(shapes.items(), keys, strict=True)
@@ -86,7 +90,7 @@ def make_step(opt: optax.GradientTransformation, extra_grad: bool) -> Callable:
 
 def main() -> None:
     args = tyro.cli(BenchArgs)
-    params = make_params(jax.random.key(0))
+    params = make_params(jax.random.key(0), args.scale)
     grads = quadratic_grad(params)
     n = sum(p.size for p in jax.tree.leaves(params))
     lr = 1e-3

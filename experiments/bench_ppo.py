@@ -8,21 +8,26 @@ training as chunks with a progress bar (the experiment path) relative to one pro
 same for every algorithm on that environment, each resolved by ``config_for`` like every
 other entry point (its own presets; A2C's changes the rollout to 5 steps, so its row is A2C as
 it is actually run), as time per env step relative to PPO's, measured in the same process.
+Last, one device's learning phase (the critic's and actor's minibatch loop, 8 seeds): its
+FLOPs as XLA counts them in the compiled program, over its time, against a 512x512 float32
+matmul's rate measured in the same run. The population runs sharded over the host's devices
+(``--cpu-devices``, default: its cores).
 """
 
 from __future__ import annotations
 
 import resource
+import time
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tyro
 from tqdm.auto import tqdm
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.launch.population import Population
-from jaxopt_lab.rl import TrainConfig, config_for
+from jaxopt_lab.distributed import set_cpu_devices
 
 
 @dataclass(frozen=True)
@@ -33,16 +38,23 @@ class BenchArgs:
     """Timed repetitions of each variant (the best is reported: the machine is shared)."""
     algos: tuple[str, ...] = ("a2c", "dpo", "mdpo", "trpo")
     """Algorithms timed on the canonical config after PPO (empty: PPO only)."""
+    cpu_devices: int | None = None
+    """Host devices the population is sharded over (default: the cores)."""
 
 
-def canonical_config(total_timesteps: int, algo: str = "ppo") -> TrainConfig:
+def canonical_config(total_timesteps: int, algo: str = "ppo"):
     """CartPole-v1's preset: lr 2.5e-4, 4 envs x 128 steps, 4 epochs x 4 minibatches,
     64-64 tanh, annealed LR (Huang et al. 2022's canonical PPO config)."""
+    from jaxopt_lab.rl import config_for
+
     return config_for("CartPole-v1", algo, total_timesteps=total_timesteps)
 
 
 def main() -> None:
     args = tyro.cli(BenchArgs)
+    set_cpu_devices(args.cpu_devices)
+    from jaxopt_lab.launch.population import Population  # after the devices are set
+
     config = canonical_config(args.total_timesteps)
     steps = args.num_seeds * config.num_updates * config.batch_size
     single = Population(config, args.num_seeds, chunk=config.num_updates)
@@ -78,10 +90,13 @@ def main() -> None:
     )
     if args.algos:
         print(algorithm_table(config, args.algos, args.num_seeds, args.repeats))
+    print(learning_flop_rate(config, args.num_seeds))
 
 
-def time_algorithm(config: TrainConfig, num_seeds: int, repeats: int) -> dict[str, float]:
+def time_algorithm(config, num_seeds: int, repeats: int) -> dict[str, float]:
     """Compile once, train ``repeats`` times (best time), evaluate the last run."""
+    from jaxopt_lab.launch.population import Population
+
     batch = Population(config, num_seeds, chunk=config.num_updates)
     compile_seconds = batch.compile()
     times = []
@@ -98,9 +113,7 @@ def time_algorithm(config: TrainConfig, num_seeds: int, repeats: int) -> dict[st
     }
 
 
-def algorithm_table(
-    config: TrainConfig, algos: tuple[str, ...], num_seeds: int, repeats: int
-) -> str:
+def algorithm_table(config, algos: tuple[str, ...], num_seeds: int, repeats: int) -> str:
     """Per-algorithm compile/train seconds, env steps/s and time per step relative to PPO."""
     rows = {
         algo: time_algorithm(canonical_config(config.total_timesteps, algo), num_seeds, repeats)
@@ -120,3 +133,38 @@ def algorithm_table(
 
 if __name__ == "__main__":
     main()
+
+
+def best_ms(fn, *args, repeats: int = 30) -> float:
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def learning_flop_rate(config, num_seeds: int) -> str:
+    """One device's learning phase: XLA's FLOP count of the compiled program over its time,
+    against a 512x512 float32 matmul measured now."""
+    from jaxopt_lab.launch import broadcast_hparams
+    from jaxopt_lab.rl import make_trainer
+
+    trainer = make_trainer(config)
+    hp = broadcast_hparams(config.hparams(), num_seeds)
+    keys = jax.random.split(jax.random.key(0), num_seeds)
+    runner = jax.jit(jax.vmap(trainer.init))(keys, hp)
+    runner, traj = jax.jit(jax.vmap(trainer.rollout))(runner, hp)
+    learn = jax.jit(jax.vmap(trainer.learn)).lower(runner, traj, hp).compile()
+    flops = learn.cost_analysis()["flops"]
+    learn_ms = best_ms(learn, runner, traj, hp)
+    a = jnp.ones((512, 512), jnp.float32)
+    matmul = jax.jit(lambda x: x @ x).lower(a).compile()
+    peak = 2 * 512**3 / best_ms(matmul, a, repeats=200) * 1e-6
+    rate = flops / learn_ms * 1e-6
+    return (
+        f"learning phase ({num_seeds} seeds, one device): {flops / 1e9:.2f} GFLOP in "
+        f"{learn_ms:.2f} ms = {rate:.0f} GFLOP/s; 512x512 matmul {peak:.0f} GFLOP/s: "
+        f"{100 * rate / peak:.0f}% of it"
+    )

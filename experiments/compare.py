@@ -11,6 +11,7 @@ ordinary run directory under ``--out``; the comparison adds ``table.csv``, ``tab
 ``curves-<env>.png`` (IQM band over seeds per algorithm; a non-finite run dashed, marked).
 """
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +19,17 @@ from dataclasses import dataclass
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.launch.cli import fail, parse_overrides
-from jaxopt_lab.launch.compare import format_table, run_comparison, validate_comparison
-from jaxopt_lab.rl import ALGORITHMS, TrainConfig, config_for
-from jaxopt_lab.rl.config import algorithm_class
+from jaxopt_lab.distributed import start_processes
+
+start_processes(sys.argv[1:])  # the CPU devices, before gymnax (imported below) starts JAX
+from jaxopt_lab.launch.cli import fail, parse_overrides  # noqa: E402
+from jaxopt_lab.launch.compare import (  # noqa: E402
+    format_table,
+    run_comparison,
+    validate_comparison,
+)
+from jaxopt_lab.rl import ALGORITHMS, TrainConfig, config_for  # noqa: E402
+from jaxopt_lab.rl.config import algorithm_class  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class CompareArgs:
     """Comparison directory (default: runs/compare-<time>)."""
     progress: bool = True
     """Show a progress bar per run."""
+    cpu_devices: int | None = None
+    """XLA devices the host CPU exposes (default: its cores); each pair's seeds are sharded
+    over them."""
 
 
 def build_configs(args: CompareArgs) -> list[TrainConfig]:

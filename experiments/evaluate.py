@@ -1,13 +1,15 @@
-"""Re-evaluate a finished run from its orbax checkpoint.
+"""Re-evaluate a finished run from its orbax checkpoints.
 
     python experiments/evaluate.py --run runs/ppo-CartPole-v1-...
 
-With the run's own evaluation seed this reproduces ``final_return`` of ``summary.json``.
+With the run's own evaluation seed this reproduces ``final_return`` of ``summary.json``. The
+run's devices are set up as they were (a checkpoint's layout depends on their count).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +17,7 @@ import numpy as np
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.analysis import summarize_returns
-from jaxopt_lab.launch.cli import fail
-from jaxopt_lab.launch.reload import reevaluate
+from jaxopt_lab.distributed import set_cpu_devices
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,26 @@ class EvaluateArgs:
     """Experiment seed for the evaluation keys (default: the run's own)."""
 
 
+def recorded_device_count(run: Path) -> int | None:
+    """The device count the run trained on (``config.json``), read before JAX starts."""
+    try:
+        return json.loads((run / "config.json").read_text())["config"].get("device_count")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def main() -> int:
     args = tyro.cli(EvaluateArgs)
     run = Path(args.run)
+    set_cpu_devices(recorded_device_count(run))
+    # Imported once the devices are set: importing gymnax starts the XLA backend.
+    from jaxopt_lab.analysis import summarize_returns
+    from jaxopt_lab.launch.reload import reevaluate
+
     if not (run / "config.json").is_file() or not (run / "checkpoints").is_dir():
-        fail(f"run: {run} is not a run directory with config.json and checkpoints/")
+        print(f"error: run: {run} is not a run directory with config.json and checkpoints/",
+              file=sys.stderr)  # fmt: skip
+        return 2
     returns, step = reevaluate(run, args.seed)
     print(f"checkpoint after update {step}: final_return per run {np.round(returns, 2).tolist()}")
     print(f"IQM {summarize_returns(returns)['iqm']:.2f}")

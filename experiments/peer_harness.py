@@ -1,9 +1,10 @@
 """One measurement of one system on the canonical PPO CartPole-v1 config, the same for every
-system: ``jax.jit(jax.vmap(train))`` over the seeds, compiled ahead of time (timed), called
-once to warm up and once more, timed. Prints one JSON line.
+system: ``jax.jit(jax.vmap(train))`` over the seeds (with ``--devices N``: the vmap sharded
+over N host devices with ``shard_map``, the same wrapper for every system), compiled ahead of
+time (timed), called once to warm up and once more, timed. Prints one JSON line.
 
     python experiments/peer_harness.py jaxopt_lab --num-seeds 8
-    <rejax venv>/bin/python experiments/peer_harness.py rejax --num-seeds 8
+    <rejax venv>/bin/python experiments/peer_harness.py rejax --num-seeds 8 --devices 2
 
 It imports nothing of the project at module level, so it runs in a peer's own virtual
 environment (``experiments/bench_peers.py`` creates it and alternates the systems).
@@ -73,8 +74,20 @@ def rejax_train(total_timesteps: int):
 SYSTEMS = {"jaxopt_lab": jaxopt_lab_train, "rejax": rejax_train}
 
 
-def measure(system: str, num_seeds: int, total_timesteps: int) -> dict:
-    train = jax.jit(jax.vmap(SYSTEMS[system](total_timesteps)))
+def batched(train, devices: int):
+    """``jit(vmap(train))``, sharded over ``devices`` host devices when more than one."""
+    if devices == 1:
+        return jax.jit(jax.vmap(train))
+    from jax.sharding import Mesh, PartitionSpec
+
+    mesh = Mesh(np.asarray(jax.devices()[:devices]), ("runs",))
+    spec = PartitionSpec("runs")
+    return jax.jit(jax.shard_map(jax.vmap(train), mesh=mesh, in_specs=spec, out_specs=spec,
+                                 check_vma=False))  # fmt: skip
+
+
+def measure(system: str, num_seeds: int, total_timesteps: int, devices: int = 1) -> dict:
+    train = batched(SYSTEMS[system](total_timesteps), devices)
     keys = jax.random.split(jax.random.key(0), num_seeds)
     start = time.perf_counter()
     compiled = train.lower(keys).compile()
@@ -86,6 +99,7 @@ def measure(system: str, num_seeds: int, total_timesteps: int) -> dict:
     return {
         "system": system,
         "num_seeds": num_seeds,
+        "devices": devices,
         "compile_seconds": compile_seconds,
         "train_seconds": seconds,
         "steps_per_second": num_seeds * total_timesteps / seconds,
@@ -99,8 +113,11 @@ def main() -> None:
     parser.add_argument("system", choices=sorted(SYSTEMS))
     parser.add_argument("--num-seeds", type=int, default=8)
     parser.add_argument("--total-timesteps", type=int, default=TOTAL_TIMESTEPS)
+    parser.add_argument("--devices", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps(measure(args.system, args.num_seeds, args.total_timesteps)))
+    jax.config.update("jax_num_cpu_devices", args.devices)  # before anything starts JAX
+    result = measure(args.system, args.num_seeds, args.total_timesteps, args.devices)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -245,6 +245,7 @@ def test_two_processes_train_one_population(tmp_path):
     command = [sys.executable, str(ROOT / "experiments" / "train.py"), *TINY]
     common = ["--total-timesteps", "1024", "--num-seeds", "4", "--out", str(tmp_path / "multi")]
     common += ["--coordinator-address", f"localhost:{port}", "--num-processes", "2"]
+    common += ["--cpu-devices", "1"]  # one device per process: two in all, as the single run
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     processes = [
         subprocess.Popen([*command, *common, "--process-id", str(i)], env=env,

@@ -47,6 +47,9 @@ class RunOptions:
     learning_rate, max_kl, env_params.length); points x seeds train in one program."""
     sweep_mode: str = "grid"
     """grid: every combination of the swept values; zip: pair them (equal lengths)."""
+    cpu_devices: int | None = None
+    """XLA devices the host CPU exposes (default: its cores); a population is sharded over
+    them, one stream of runs per core."""
     coordinator_address: str | None = None
     """HOST:PORT of process 0, to train one population over several processes (hosts)."""
     num_processes: int | None = None

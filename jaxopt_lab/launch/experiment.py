@@ -59,13 +59,15 @@ class Experiment:
         return [apply_point(self.config, point) for point in self.points()]
 
     def record(self) -> dict[str, Any]:
-        """``config.json``'s ``config``: what a resumed run must share."""
+        """``config.json``'s ``config``: what a resumed run must share (the device count
+        too: a checkpoint's layout depends on it)."""
         return {
             **self.config.to_dict(),
             "num_seeds": self.num_seeds,
             "seed": self.seed,
             "sweep": list(self.sweep),
             "sweep_mode": self.sweep_mode,
+            "device_count": jax.device_count(),
         }
 
 

@@ -16,6 +16,7 @@ from jaxopt_lab.rl.config import config_from_dict
 from jaxopt_lab.rundir import CHECKPOINTS, load_run
 
 EXPERIMENT_KEYS = ("num_seeds", "seed", "sweep", "sweep_mode")
+DEVICE_KEYS = ("device_count",)
 
 
 def load_experiment(run_dir: str | Path) -> tuple[Experiment, dict[str, Any]]:
@@ -23,6 +24,8 @@ def load_experiment(run_dir: str | Path) -> tuple[Experiment, dict[str, Any]]:
     record = load_run(run_dir).config
     fields = dict(record["config"])
     settings = {key: fields.pop(key) for key in EXPERIMENT_KEYS if key in fields}
+    for key in DEVICE_KEYS:
+        fields.pop(key, None)
     settings["sweep"] = tuple(settings.get("sweep", ()))
     return Experiment(config_from_dict(fields), **settings), record
 

@@ -68,13 +68,23 @@ def critic_loss(ctx: Context, critic: Any, minibatch: Batch, hp: Any):
     return hp.vf_coef * loss, {"value_loss": loss}
 
 
-def shuffle_indices(key: jax.Array, n: int) -> jax.Array:
-    """A uniformly random permutation of ``range(n)`` from one sort of random 32-bit keys.
+def shuffle_indices(key: jax.Array, n: int, rounds: int = 2) -> jax.Array:
+    """A random permutation of ``range(n)``: ``rounds`` sorts of packed 32-bit keys.
 
-    ``jax.random.permutation`` sorts several rounds to make ties impossible; a single sort
-    (ties have probability ~n^2 / 2^33) costs a third and dominates the epoch loop on CPU.
+    Each round sorts ``(random bits << b) | position`` (``b = ceil(log2 n)``): one operand, no
+    payload, so XLA:CPU sorts it 4x faster than ``argsort`` of random keys (0.10 vs 0.41 ms
+    for 8 seeds x 512 samples), and the position comes back in the low bits. A pair whose
+    random bits tie keeps its order from the previous round, which the first round makes
+    random for all but ties in both rounds: about ``n^2 / 2^(2 (33 - b))`` pairs per shuffle
+    (``2e-9`` at 512 samples, ``1e-4`` at 8192), against ``jax.random.permutation``'s
+    several multi-operand sorts.
     """
-    return jnp.argsort(jax.random.bits(key, (n,), jnp.uint32))
+    bits = max(1, (n - 1).bit_length())
+    order = jnp.arange(n, dtype=jnp.uint32)
+    for round_key in jax.random.split(key, rounds):
+        random = jax.random.bits(round_key, (n,), jnp.uint32) >> bits << bits
+        order = order[jnp.sort(random | jnp.arange(n, dtype=jnp.uint32)) & ((1 << bits) - 1)]
+    return order.astype(jnp.int32)
 
 
 def minibatch_epochs(

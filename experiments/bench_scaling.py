@@ -1,0 +1,86 @@
+"""Population scaling: aggregate env steps/s of 1, 8, 64 and 512 runs of the canonical PPO
+CartPole-v1 config, each population one sharded program, on this machine's host devices and
+again on 8 emulated devices (each device count in its own process: JAX fixes it at start).
+
+    python experiments/bench_scaling.py                        # this machine, then 8 devices
+    python experiments/bench_scaling.py --runs 1 64 1024 4096  # on an accelerator
+
+Each population trains ``--updates`` updates per run (the throughput does not depend on the
+budget), compiled ahead of time; the timed run is the second one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+
+@dataclass(frozen=True)
+class ScalingArgs:
+    runs: tuple[int, ...] = (1, 8, 64, 512)
+    """Population sizes (seeds of one config)."""
+    updates: int = 64
+    """Updates per run (512 env steps each)."""
+    devices: tuple[int, ...] = (len(os.sched_getaffinity(0)), 8)
+    """Host device counts, each measured in its own process (ignored on accelerators)."""
+    env: str = "CartPole-v1"
+    worker: bool = False
+    """Internal: measure in this process (its device count already set)."""
+
+
+def worker(args: ScalingArgs) -> None:
+    import jax
+
+    from jaxopt_lab.launch import Population
+    from jaxopt_lab.rl import config_for
+
+    config = config_for(args.env)
+    config = config.replace(total_timesteps=config.batch_size * args.updates)
+    for runs in args.runs:
+        population = Population(config, runs, chunk=config.num_updates)
+        compile_seconds = population.compile()
+        population.run(0)
+        state, _, seconds = population.run(0)
+        jax.block_until_ready(state)
+        steps = runs * config.num_updates * config.batch_size
+        row = {
+            "devices": jax.device_count(),
+            "kind": jax.devices()[0].device_kind,
+            "runs": runs,
+            "groups": len(population.groups),
+            "compile_seconds": compile_seconds,
+            "steps_per_second": steps / seconds,
+        }
+        print(json.dumps(row), flush=True)
+
+
+def main() -> None:
+    args = tyro.cli(ScalingArgs)
+    if args.worker:
+        worker(args)
+        return
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, env {args.env}")
+    print("| devices | runs | aggregate env steps/s | per run | compile s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for count in args.devices:
+        command = [sys.executable, __file__, "--worker", "--updates", str(args.updates),
+                   "--env", args.env, "--runs", *map(str, args.runs)]  # fmt: skip
+        env = {**os.environ, "JAX_NUM_CPU_DEVICES": str(count)}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        for line in result.stdout.splitlines():
+            row = json.loads(line)
+            print(f"| {row['devices']} {row['kind']} | {row['runs']} | "
+                  f"{row['steps_per_second']:,.0f} | {row['steps_per_second'] / row['runs']:,.0f} "
+                  f"| {row['compile_seconds']:.1f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
