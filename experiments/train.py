@@ -31,6 +31,7 @@ def main() -> int:
         run_experiment,
         validate_experiment,
     )
+    from jaxopt_lab.launch.loggers import check_logger
 
     try:
         config, options = parse_train_args()
@@ -38,6 +39,7 @@ def main() -> int:
             config, options.num_seeds, options.seed, options.sweep, options.sweep_mode
         )
         out = validate_experiment(experiment, options.out, options.checkpoint_every)
+        check_logger(options.log)
     except ValueError as error:
         fail(str(error))
     summary = run_experiment(
@@ -46,6 +48,7 @@ def main() -> int:
         progress=options.progress,
         checkpoint_every=options.checkpoint_every,
         say=lambda message: print(message, file=sys.stderr, flush=True),
+        log=options.log,
     )
     print(format_summary(summary))
     print(f"run directory: {summary['run_dir']}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -201,3 +202,22 @@ def test_a_killed_comparison_resumes_pair_by_pair(tiny_config, tmp_path):
 def _tiny_settings(config):
     names = ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches")
     return {name: getattr(config, name) for name in (*names, "hidden_sizes", "eval_episodes")}
+
+
+def test_statistics_across_tasks_are_written(comparison):
+    out, _ = comparison
+    poi = pd.read_csv(out / "poi.csv", index_col=0)
+    assert list(poi.index) == ["ppo vs trpo"]  # the non-finite run left out
+    ppo, trpo = (
+        load_run(out / f"{a}--CartPole-v1").summary["final_return"] for a in ("ppo", "trpo")
+    )
+    wins = [(x > y) + 0.5 * (x == y) for x in ppo for y in trpo]  # Mann-Whitney U / (n m)
+    assert poi.loc["ppo vs trpo", "estimate"] == pytest.approx(np.mean(wins))
+    assert (poi["ci_low"] <= poi["estimate"]).all() and (poi["estimate"] <= poi["ci_high"]).all()
+    assert "| ppo vs trpo |" in (out / "poi.md").read_text()
+    assert (out / "performance_profile.png").stat().st_size > 0
+    aggregates = pd.read_csv(out / "aggregates.csv")
+    assert set(aggregates["metric"]) == {"median", "iqm", "mean", "optimality_gap"}
+    statistics = load_run(out).summary["statistics"]
+    assert statistics["score_ranges"] == {"CartPole-v1": [0.0, 500.0]}
+    assert statistics["excluded"]["diverging--CartPole-v1"] == "status 'nonfinite'"

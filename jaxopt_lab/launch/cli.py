@@ -47,6 +47,9 @@ class RunOptions:
     learning_rate, max_kl, env_params.length); points x seeds train in one program."""
     sweep_mode: str = "grid"
     """grid: every combination of the swept values; zip: pair them (equal lengths)."""
+    log: str = "none"
+    """none, tensorboard (event files under <out>/tensorboard, one run per sweep member) or
+    wandb (offline unless WANDB_MODE says otherwise; pip install -e '.[wandb]')."""
     cpu_devices: int | None = None
     """XLA devices the host CPU exposes (default: its cores); a population is sharded over
     them, one stream of runs per core."""

@@ -18,9 +18,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from jaxopt_lab.analysis import load_runs, plot_runs
+from jaxopt_lab.analysis import (
+    ScoreMatrices,
+    aggregate_metrics,
+    load_runs,
+    load_score_matrices,
+    normalize_scores,
+    performance_profile,
+    plot_performance_profile,
+    plot_runs,
+    probability_of_improvement_table,
+)
 from jaxopt_lab.launch.experiment import Experiment, run_experiment, validate_experiment
 from jaxopt_lab.rl import TrainConfig
 from jaxopt_lab.rundir import check_out_dir, load_run, read_status, run_directory
@@ -93,6 +104,7 @@ def run_comparison(
         table.to_csv(path / "table.csv", index=False)
         (path / "table.md").write_text(format_table(table) + "\n")
         plot_comparison(path, run_dirs)
+        summary["statistics"] = write_statistics(path, run_dirs)
         summary["runs"] = dict(
             zip(table["algo"] + " on " + table["env"], table["status"], strict=True)
         )
@@ -164,3 +176,62 @@ def plot_comparison(path: Path, run_dirs: Sequence[str | os.PathLike]) -> list[P
         plt.close(fig)
         figures.append(figure)
     return figures
+
+
+# Reference score ranges for normalisation (a random policy's return, the best possible): the
+# ones of the environments the presets cover; others use the comparison's own min and max.
+SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "CartPole-v1": (0.0, 500.0),
+    "Acrobot-v1": (-500.0, 0.0),
+    "Pendulum-v1": (-1500.0, 0.0),
+    "brax/inverted_pendulum": (0.0, 1000.0),
+    "Breakout-MinAtar": (0.0, 100.0),
+}
+
+
+def write_statistics(path: Path, run_dirs: Sequence[Path]) -> dict[str, Any]:
+    """Across-task statistics of the comparison (rliable's, ``jaxopt_lab.analysis``): the
+    probability of improvement of every algorithm over every other (``poi.csv``, ``poi.md``),
+    aggregate metrics of normalised scores (``aggregates.csv``) and the performance profile
+    (``performance_profile.png``). Runs that are not ok are left out and listed."""
+    matrices = load_score_matrices(list(run_dirs))
+    excluded = {Path(k).name: v for k, v in matrices.excluded.items()}
+    if len(matrices.scores) < 2 or not matrices.tasks:
+        return {"skipped": "fewer than two algorithms with ok runs", "excluded": excluded}
+    poi = probability_of_improvement_table(matrices.scores)
+    poi.to_csv(path / "poi.csv")
+    (path / "poi.md").write_text(format_poi(poi) + "\n")
+    normalized = normalize_tasks(matrices)
+    aggregate_metrics(normalized).to_csv(path / "aggregates.csv", index=False)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_performance_profile(performance_profile(normalized, np.linspace(0, 1, 51)), ax=ax)
+    ax.set_title(f"performance profile over {', '.join(matrices.tasks)}")
+    fig.tight_layout()
+    fig.savefig(path / "performance_profile.png", dpi=120)
+    plt.close(fig)
+    return {"tasks": matrices.tasks, "score_ranges": score_ranges(matrices), "excluded": excluded}
+
+
+def score_ranges(matrices: ScoreMatrices) -> dict[str, tuple[float, float]]:
+    """Each task's normalisation range: ``SCORE_RANGES``, else the runs' own min and max."""
+    ranges = {}
+    for index, task in enumerate(matrices.tasks):
+        values = np.concatenate([s[:, index] for s in matrices.scores.values()])
+        low, high = SCORE_RANGES.get(task, (float(values.min()), float(values.max())))
+        ranges[task] = (low, high if high > low else low + 1.0)
+    return ranges
+
+
+def normalize_tasks(matrices: ScoreMatrices) -> dict[str, np.ndarray]:
+    ranges = score_ranges(matrices)
+    lows = [ranges[t][0] for t in matrices.tasks]
+    highs = [ranges[t][1] for t in matrices.tasks]
+    return {algo: normalize_scores(s, lows, highs) for algo, s in matrices.scores.items()}
+
+
+def format_poi(poi: pd.DataFrame) -> str:
+    """Markdown: P(X > Y) over runs and tasks with its 95% stratified bootstrap interval."""
+    lines = ["| X vs Y | P(X > Y) | 95% CI |", "|---|---|---|"]
+    for pair, row in poi.iterrows():
+        lines.append(f"| {pair} | {row.estimate:.2f} | {row.ci_low:.2f} .. {row.ci_high:.2f} |")
+    return "\n".join(lines)

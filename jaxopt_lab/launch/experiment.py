@@ -21,6 +21,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from jaxopt_lab.launch.loggers import check_logger, make_logger
 from jaxopt_lab.launch.memory import plan_memory
 from jaxopt_lab.launch.population import Population
 from jaxopt_lab.launch.progress import Results, train_population
@@ -97,6 +98,7 @@ def run_experiment(
     checkpoint_every: int = 5,
     devices: list[jax.Device] | None = None,
     say: Say | None = None,
+    log: str = "none",
     **settings: Any,
 ) -> dict[str, Any]:
     """Train the experiment's population in one sharded program (in groups if the memory asks
@@ -106,10 +108,13 @@ def run_experiment(
     (``num_seeds``, ``seed``, ``sweep``, ``sweep_mode``). Bad input raises ``ValueError``
     before anything compiles or is written. The summary's ``status`` is ``ok``, or
     ``nonfinite`` (a member's loss or return was NaN/inf: no IQM for it); a crash re-raises.
+    ``log`` (``none``, ``tensorboard``, ``wandb``) writes the metrics as training goes
+    (:mod:`jaxopt_lab.launch.loggers`).
     """
     if isinstance(experiment, TrainConfig):
         experiment = Experiment(experiment, **settings)
     say = say or (lambda message: None)
+    check_logger(log)
     path = validate_experiment(experiment, out, checkpoint_every)
     population = Population(
         experiment.config,
@@ -129,7 +134,13 @@ def run_experiment(
         )
         summary["compile_seconds"] = population.compile()
         say(f"compiled in {summary['compile_seconds']:.1f} s")
-        results = train_population(population, path / CHECKPOINTS, progress, checkpoint_every, say)
+        logger = None
+        if jax.process_index() == 0:
+            name = f"{experiment.config.algo.name}-{experiment.config.env}"
+            logger = make_logger(log, path, experiment.num_seeds, experiment.record(), name)
+        results = train_population(
+            population, path / CHECKPOINTS, progress, checkpoint_every, say, logger
+        )
         if jax.process_index() == 0:
             metrics_frame(results.metrics, experiment).to_parquet(path / METRICS, index=False)
         summary.update(timing(results, population))

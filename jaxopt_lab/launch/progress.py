@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxopt_lab.checkpoint import checkpoint_manager, restore_state, save_state
+from jaxopt_lab.launch.loggers import MetricLogger
 from jaxopt_lab.launch.population import Population, to_host
 from jaxopt_lab.rl import RunnerState
 
@@ -47,6 +48,7 @@ def train_population(
     progress: bool,
     checkpoint_every: int,
     say: Callable[[str], None],
+    logger: MetricLogger | None = None,
 ) -> Results:
     """Train every group (resuming from ``directory``'s latest checkpoint), evaluating each
     group when it finishes."""
@@ -66,7 +68,9 @@ def train_population(
     bar = tqdm(total=total, initial=step, unit="update", disable=None if progress else True)
     for index in range(group, len(population.groups)):
         start = time.perf_counter()
-        state = train_group(population, index, state, manager, results, bar, checkpoint_every)
+        state = train_group(
+            population, index, state, manager, results, bar, checkpoint_every, logger
+        )
         results.train_seconds += time.perf_counter() - start
         start = time.perf_counter()
         results.final_return[list(population.groups[index])] = population.evaluate(index, state)
@@ -74,6 +78,8 @@ def train_population(
         state = None
     bar.close()
     manager.wait_until_finished()
+    if logger is not None:
+        logger.close()
     results.updates_trained = total - step
     return results
 
@@ -86,13 +92,20 @@ def train_group(
     results: Results,
     bar: tqdm,
     checkpoint_every: int,
+    logger: MetricLogger | None,
 ) -> RunnerState:
     num_updates, chunk = population.config.num_updates, population.chunk
     runs = list(population.groups[group])
+    steps_per_chunk = len(runs) * chunk * population.config.batch_size
+    clock = [time.perf_counter()]
 
     def on_chunk(state: RunnerState, done: int, metrics: dict[str, np.ndarray]) -> None:
         for name, values in metrics.items():
             results.metrics[name][runs, done - chunk : done] = values
+        now = time.perf_counter()
+        if logger is not None:
+            logger.log(metrics, runs, steps_per_chunk / (now - clock[0]))
+        clock[0] = now
         bar.update(chunk)
         recent = metrics["episode_return"][:, -1]
         if np.isfinite(recent).any():
