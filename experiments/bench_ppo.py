@@ -66,7 +66,7 @@ def main() -> None:
     for _ in range(args.repeats):
         state, _, seconds = single.run()
         single_times.append(seconds)
-        with tqdm(total=config.num_updates, unit="update", leave=False) as bar:
+        with tqdm(total=config.num_updates, unit="update", leave=False, disable=None) as bar:
             _, _, seconds = chunked.run(on_chunk=lambda s, d, m, bar=bar: bar.update(chunked.chunk))
         chunked_times.append(seconds)
     returns = single.evaluate(0, state)
