@@ -1,6 +1,7 @@
 """Meta-train an LPO drift with OpenAI-ES (Lu et al. 2022, "Discovered Policy Optimisation").
 
 python experiments/lpo_meta.py --out runs/lpo-cartpole          # CPU default: CartPole-v1
+python experiments/lpo_meta.py --setting ta-cpu --out runs/ta-lpo # TA-LPO over 4 tasks
 python experiments/lpo_meta.py --setting ant --out runs/lpo-ant # the paper's Ant (a GPU)
 python experiments/train.py --algo lpo --drift-file runs/lpo-cartpole/mean.npz
 
@@ -30,8 +31,9 @@ from jaxopt_lab.rundir import check_out_dir
 class LPOArgs:
     out: str
     """Run directory (resumed when it holds a checkpoint of the same setting)."""
-    setting: Literal["cpu", "ant"] = "cpu"
-    """cpu: CartPole-v1 at a small budget; ant: the paper's brax Ant setting (for a GPU)."""
+    setting: Literal["cpu", "ta-cpu", "ant"] = "cpu"
+    """cpu: CartPole-v1 at a small budget; ta-cpu: temporally-aware LPO over four CartPole-v1
+    tasks (learning rates x pole lengths); ant: the paper's brax Ant setting (for a GPU)."""
     num_generations: int | None = None
     population_size: int | None = None
     total_timesteps: int | None = None
@@ -39,8 +41,9 @@ class LPOArgs:
     num_envs: int | None = None
     num_seeds: int | None = None
     """Inner training seeds per population member (default: the setting's)."""
-    ppo_init: bool = False
-    """Search ``relu(PPO drift + f_phi - 1e-4)`` instead of ``relu(f_phi - 1e-4)``."""
+    ppo_init: bool | None = None
+    """Search relu(PPO drift + f_phi - 1e-4) instead of relu(f_phi - 1e-4) (default: the
+    setting's; ta-cpu's is on)."""
     seed: int = 0
     checkpoint_every: int | None = None
     progress: bool = True
@@ -51,14 +54,16 @@ def build_setting(args: LPOArgs) -> LPOSetting:
     base = SETTINGS[args.setting]
     inner = {k: getattr(args, k) for k in ("total_timesteps", "num_envs")}
     es = {k: getattr(args, k) for k in ("num_generations", "population_size", "checkpoint_every")}
+    inner = {k: v for k, v in inner.items() if v is not None}
     setting = dataclasses.replace(
         base,
-        inner=base.inner.replace(**{k: v for k, v in inner.items() if v is not None}),
+        inner=base.inner.replace(**inner),
+        variants=tuple(variant.replace(**inner) for variant in base.variants),
         es=dataclasses.replace(
             base.es, seed=args.seed, **{k: v for k, v in es.items() if v is not None}
         ),
         num_seeds=base.num_seeds if args.num_seeds is None else args.num_seeds,
-        ppo_init=args.ppo_init,
+        ppo_init=base.ppo_init if args.ppo_init is None else args.ppo_init,
     )
     return setting.validate()
 

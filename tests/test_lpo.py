@@ -19,8 +19,10 @@ from jaxopt_lab.meta import ESConfig, save_pytree
 from jaxopt_lab.meta.lpo import LPOSetting, make_lpo_fitness, meta_train
 from jaxopt_lab.objectives import ppo_drift
 from jaxopt_lab.objectives.learned_drift import (
+    drift_features,
     drift_file_metadata,
     init_drift_weights,
+    is_temporal,
     learned_drift,
     load_drift_params,
     lpo_features,
@@ -83,6 +85,63 @@ def test_ppo_init_with_zero_weights_is_the_ppo_drift():
     np.testing.assert_array_equal(learned_drift(r, a, without), 0.0)
 
 
+def temporal_drift(seed, ppo_init=False, scale=3.0):
+    weights = init_drift_weights(jax.random.key(seed), scale, temporal=True)
+    return make_drift_params(weights, ppo_init)
+
+
+@pytest.mark.parametrize("progress", [0.0, 0.3, 1.0])
+def test_temporal_drift_keeps_the_mirror_conditions_at_every_progress(progress):
+    """TA-LPO: 16 features (LPO's and each times t), zero at r = 1; so drift = 0 and
+    d drift / dr = 0 at r = 1 for any weights and any training progress."""
+    r, a = jnp.array([0.5, 2.0]), jnp.array([1.5, -2.0])
+    features = drift_features(r, a, progress, 16)
+    np.testing.assert_allclose(features[:, 8:], progress * lpo_features(r, a), rtol=1e-6)
+    drift = temporal_drift(0)
+    assert is_temporal(drift) and not is_temporal(random_drift(0))
+    ones = jnp.ones_like(ADVANTAGES)
+    np.testing.assert_array_equal(learned_drift(ones, ADVANTAGES, drift, progress), 0.0)
+    grad = jax.vmap(jax.grad(learned_drift), in_axes=(0, 0, None, None))
+    np.testing.assert_array_equal(grad(ones, ADVANTAGES, drift, progress), 0.0)
+
+
+def test_only_a_temporal_drift_sees_the_progress(tmp_path):
+    r, a = jnp.meshgrid(RATIOS, ADVANTAGES)
+    temporal, plain = temporal_drift(1), random_drift(1)
+    early, late = (learned_drift(r, a, temporal, t) for t in (0.0, 0.9))
+    assert float(jnp.abs(early - late).max()) > 0.1
+    np.testing.assert_array_equal(learned_drift(r, a, plain, 0.0), learned_drift(r, a, plain, 0.9))
+    path = tmp_path / "ta.npz"
+    save_drift_params(path, temporal)
+    loaded = load_drift_params(path)
+    assert is_temporal(loaded) and loaded.weights["hidden"].shape == (16, 128)
+    np.testing.assert_array_equal(learned_drift(r, a, loaded, 0.9), late)
+
+
+def test_temporal_drift_sees_the_progress_of_training(tiny_config):
+    """The trainer feeds the drift k / K: a temporal drift whose progress rows are zero trains
+    exactly as the plain drift with the same first 8 rows, and non-zero rows change training."""
+    plain = random_drift(2, scale=0.5)
+    padded = {**plain.weights, "hidden": jnp.concatenate([plain.weights["hidden"]] * 2)}
+    padded["hidden"] = padded["hidden"].at[8:].set(0.0)
+    trained = []
+    for drift in (plain, make_drift_params(padded)):
+        config = tiny_config.replace(algo=LPO(drift_params=drift), total_timesteps=8 * 64)
+        trainer = make_trainer(config)
+        trained.append(jax.jit(trainer.train)(jax.random.key(0), config.hparams())[0].actor)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6), *trained)
+    moving = {**padded, "hidden": padded["hidden"].at[8:].set(plain.weights["hidden"] * 3.0)}
+    config = tiny_config.replace(
+        algo=LPO(drift_params=make_drift_params(moving)), total_timesteps=8 * 64
+    )
+    trainer = make_trainer(config)
+    other = jax.jit(trainer.train)(jax.random.key(0), config.hparams())[0].actor
+    assert not all(
+        np.allclose(x, y)
+        for x, y in zip(jax.tree.leaves(other), jax.tree.leaves(trained[0]), strict=True)
+    )
+
+
 # --- training with a drift that is an input -------------------------------------------------
 
 
@@ -109,6 +168,22 @@ def test_population_vmap_equals_members_one_at_a_time(lpo_config, population):
     ]
     np.testing.assert_allclose(together, alone, rtol=1e-5)
     assert len(set(np.round(together, 3))) > 1  # the drifts (and seeds) make a difference
+
+
+def test_fitness_over_task_variants_is_the_mean_of_each_task(lpo_config, population):
+    """TA-LPO's task distribution: variants (traced settings only) vmapped in one program;
+    the fitness is the mean over tasks of each task's own fitness with the same key."""
+    variant = lpo_config.replace(learning_rate=1e-2)
+    key = jax.random.key(5)
+    weights = jax.tree.map(lambda x: x[0], population)
+    both = float(jax.jit(make_lpo_fitness(lpo_config, 2, variants=(variant,)))(weights, key))
+    alone = [float(jax.jit(make_lpo_fitness(c, 2))(weights, key)) for c in (lpo_config, variant)]
+    np.testing.assert_allclose(both, np.mean(alone), rtol=1e-5)
+    assert alone[0] != alone[1]
+    setting = LPOSetting(lpo_config, ESConfig(population_size=4), variants=(variant,))
+    assert setting.validate().env_steps_per_generation == 4 * 2 * lpo_config.total_timesteps
+    with pytest.raises(ValueError, match=r"variants\[0\]: differs from inner in a static"):
+        LPOSetting(lpo_config, ESConfig(), variants=(lpo_config.replace(num_envs=8),)).validate()
 
 
 def test_population_x_seeds_train_state_matches(lpo_config, population):

@@ -207,7 +207,9 @@ def evolve(
     generation = generation.lower(state, jnp.int32(0)).compile()
     compile_seconds = time.perf_counter() - started
 
-    bar = tqdm(total=num, initial=start, unit="gen", disable=None if progress else True, leave=False)
+    bar = tqdm(
+        total=num, initial=start, unit="gen", disable=None if progress else True, leave=False
+    )
     for g in range(start, num):
         started = time.perf_counter()
         state, values = generation(state, jnp.int32(g))

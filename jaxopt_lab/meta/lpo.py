@@ -5,17 +5,23 @@ runs that use it.
 The inner run is the shared on-policy trainer with algorithm LPO; the drift's parameters are
 its traced ``drift_params``, so the ES engine's ``vmap`` over the population (and the ``vmap``
 over inner seeds here) make ONE compiled program train ``population x seeds`` agents.
+
+Temporally-aware LPO (Jackson et al. 2024, "Discovering Temporally-Aware Reinforcement Learning
+Algorithms") meta-trains a drift that also sees the training progress over a distribution of
+tasks: ``variants`` of the inner config that differ only in traced settings (learning rate,
+environment parameters), vmapped in the same program; the fitness is the mean over them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.meta.es import ESConfig, Fitness, es_outputs, evolve
@@ -27,17 +33,23 @@ from jaxopt_lab.objectives.learned_drift import (
 )
 from jaxopt_lab.rl import TrainConfig, config_for, make_trainer
 from jaxopt_lab.rl.algos import LPO
+from jaxopt_lab.rl.config import make_env_params
+from jaxopt_lab.rl.trainer import static_settings
 from jaxopt_lab.rundir import CHECKPOINTS, check_out_dir, run_directory
 
 
 @dataclass(frozen=True)
 class LPOSetting:
-    """One meta-training setting: inner task, inner seeds per member, PPO init, outer ES."""
+    """One meta-training setting: inner task (and its ``variants``: more tasks that differ
+    only in traced settings), inner seeds per member and task, PPO init, a temporally-aware
+    drift (TA-LPO), outer ES."""
 
     inner: TrainConfig
     es: ESConfig
     num_seeds: int = 1
     ppo_init: bool = False
+    temporal: bool = False
+    variants: tuple[TrainConfig, ...] = ()
 
     def validate(self) -> LPOSetting:
         if not isinstance(self.inner.algo, LPO):
@@ -46,36 +58,61 @@ class LPOSetting:
             raise ValueError("inner.drift_file: the drift is what meta-training searches")
         if self.num_seeds < 1:
             raise ValueError(f"num_seeds: got {self.num_seeds}; must be >= 1")
+        for i, variant in enumerate(self.variants):
+            if static_settings(variant) != static_settings(self.inner):
+                raise ValueError(
+                    f"variants[{i}]: differs from inner in a static setting; variants may "
+                    "change only traced ones (learning rate, environment parameters, ...)"
+                )
         self.es.validate()
         return self
 
     @property
+    def tasks(self) -> tuple[TrainConfig, ...]:
+        return (self.inner, *self.variants)
+
+    @property
     def env_steps_per_generation(self) -> int:
-        return self.es.population_size * self.num_seeds * self.inner.total_timesteps
+        runs = self.es.population_size * self.num_seeds * len(self.tasks)
+        return runs * self.inner.total_timesteps
 
 
-def make_lpo_fitness(inner: TrainConfig, num_seeds: int = 1, ppo_init: bool = False) -> Fitness:
-    """``fitness(weights, key)``: mean evaluation return of ``num_seeds`` inner runs (vmapped)
-    trained with the drift ``weights`` (see :func:`learned_drift`)."""
+def make_lpo_fitness(
+    inner: TrainConfig,
+    num_seeds: int = 1,
+    ppo_init: bool = False,
+    variants: Sequence[TrainConfig] = (),
+) -> Fitness:
+    """``fitness(weights, key)``: mean evaluation return of ``num_seeds`` inner runs of
+    ``inner`` and of each of its ``variants`` (all vmapped), trained with the drift
+    ``weights`` (see :func:`learned_drift`)."""
     trainer = make_trainer(inner)
-    base = inner.hparams()
+    tasks = [task.hparams() for task in (inner, *variants)]
 
     def one_run(hp: Any, train_key: jax.Array, eval_key: jax.Array) -> jax.Array:
         state, _ = trainer.train(train_key, hp)
         return trainer.evaluate(eval_key, state, hp)
 
     def fitness(weights: dict[str, jax.Array], key: jax.Array) -> jax.Array:
-        hp = base.replace(algo=base.algo.replace(drift_params=make_drift_params(weights, ppo_init)))
+        drift = make_drift_params(weights, ppo_init)
+        hp = [task.replace(algo=task.algo.replace(drift_params=drift)) for task in tasks]
+        hp = jax.tree.map(lambda *leaves: jnp.stack(leaves), *hp)
         train_key, eval_key = jax.random.split(key)
         keys = jax.random.split(train_key, num_seeds), jax.random.split(eval_key, num_seeds)
-        return jax.vmap(one_run, in_axes=(None, 0, 0))(hp, *keys).mean()
+        per_seed = jax.vmap(one_run, in_axes=(None, 0, 0))  # common seeds across tasks
+        return jax.vmap(per_seed, in_axes=(0, None, None))(hp, *keys).mean()
 
     return fitness
 
 
 def lpo_metadata(setting: LPOSetting) -> dict[str, Any]:
     """The drift-file metadata of a setting's result, with where it was trained."""
-    return {**drift_file_metadata(setting.ppo_init), "trained_on": setting.inner.env}
+    trained_on = [task.to_dict() for task in setting.tasks] if setting.variants else None
+    return {
+        **drift_file_metadata(setting.ppo_init, setting.temporal),
+        "trained_on": setting.inner.env,
+        **({"tasks": trained_on} if trained_on else {}),
+    }
 
 
 def setting_record(setting: LPOSetting) -> dict[str, Any]:
@@ -86,6 +123,8 @@ def setting_record(setting: LPOSetting) -> dict[str, Any]:
         "es": dataclasses.asdict(setting.es),
         "num_seeds": setting.num_seeds,
         "ppo_init": setting.ppo_init,
+        "temporal": setting.temporal,
+        "variants": [variant.to_dict() for variant in setting.variants],
     }
 
 
@@ -102,8 +141,8 @@ def meta_train(
     setting.validate()
     record = setting_record(setting)
     path = check_out_dir(out, config=record)
-    fitness = make_lpo_fitness(setting.inner, setting.num_seeds, setting.ppo_init)
-    start = start_drift_weights(jax.random.key(setting.es.seed))
+    fitness = make_lpo_fitness(setting.inner, setting.num_seeds, setting.ppo_init, setting.variants)
+    start = start_drift_weights(jax.random.key(setting.es.seed), setting.temporal)
     with run_directory(path, "es", record) as summary:
         result = evolve(fitness, start, setting.es, path / CHECKPOINTS, progress, on_generation)
         summary.update(es_outputs(path, result, lpo_metadata(setting)))
@@ -122,9 +161,10 @@ def meta_train(
     return {**summary, "run_dir": str(path), "result": result}
 
 
-def inner_config(env: str, **overrides: Any) -> TrainConfig:
+def inner_config(env: str, temporal: bool = False, **overrides: Any) -> TrainConfig:
     """The inner training config: LPO on ``env`` (its drift, zero here, is what ES searches)."""
-    return config_for(env, "lpo", drift_params=make_drift_params(zero_drift_weights()), **overrides)
+    drift = make_drift_params(zero_drift_weights(temporal))
+    return config_for(env, "lpo", drift_params=drift, **overrides)
 
 
 # CPU default: CartPole-v1 at a small budget, so one generation of 16 members x 6 seeds x 16384
@@ -182,4 +222,28 @@ ANT_SETTING = LPOSetting(
     num_seeds=1,
 )
 
-SETTINGS = {"cpu": CPU_SETTING, "ant": ANT_SETTING}
+
+def _ta_task(learning_rate: float, length: float) -> TrainConfig:
+    return dataclasses.replace(
+        CPU_SETTING.inner,
+        algo=LPO(drift_params=make_drift_params(zero_drift_weights(temporal=True))),
+        learning_rate=learning_rate,
+        env_params=make_env_params("CartPole-v1", {"length": length}),
+    )
+
+
+# TA-LPO on CPU (Jackson et al. 2024 meta-train over tasks): CartPole-v1 at CPU_SETTING's small
+# budget, four tasks (inner learning rate 3e-3 or 1e-2, pole half-length 0.5 or 1.0), 2 seeds
+# each, a drift that sees the training progress and starts as PPO's (PPO init: the search
+# begins at PPO's drift, so what it learns is a correction to it). Acrobot-v1 and Pendulum-v1
+# are held out (never seen in meta-training) for the transfer table in the README.
+TA_CPU_SETTING = LPOSetting(
+    inner=_ta_task(1e-2, 0.5),
+    variants=(_ta_task(3e-3, 0.5), _ta_task(1e-2, 1.0), _ta_task(3e-3, 1.0)),
+    es=dataclasses.replace(CPU_SETTING.es, num_generations=150),
+    num_seeds=2,
+    ppo_init=True,
+    temporal=True,
+)
+
+SETTINGS = {"cpu": CPU_SETTING, "ta-cpu": TA_CPU_SETTING, "ant": ANT_SETTING}

@@ -157,9 +157,9 @@ class MinibatchAlgorithm(Algorithm):
         return ctx.optimizer(hp).init(actor)
 
     def actor_loss(
-        self, ctx: Context, actor: Any, minibatch: Batch, hp: TrainConfig
+        self, ctx: Context, actor: Any, minibatch: Batch, hp: TrainConfig, update: jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """``(loss, diagnostics)`` of the actor on one minibatch."""
+        """``(loss, diagnostics)`` of the actor on one minibatch of update ``update``."""
         raise NotImplementedError
 
 

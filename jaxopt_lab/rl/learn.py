@@ -88,10 +88,15 @@ def shuffle_indices(key: jax.Array, n: int, rounds: int = 2) -> jax.Array:
 
 
 def minibatch_epochs(
-    ctx: Context, hp: Any, networks: tuple[Any, Any, Any, Any], batch: Batch, key: jax.Array
+    ctx: Context,
+    hp: Any,
+    networks: tuple[Any, Any, Any, Any],
+    batch: Batch,
+    key: jax.Array,
+    update: jax.Array,
 ) -> tuple[tuple[Any, Any, Any, Any], dict[str, jax.Array]]:
-    """The minibatch loop over ``networks = (actor, actor_state, critic, critic_state)``;
-    diagnostics are ``[update_epochs, num_minibatches]`` arrays."""
+    """The minibatch loop of update ``update`` over ``networks = (actor, actor_state, critic,
+    critic_state)``; diagnostics are ``[update_epochs, num_minibatches]`` arrays."""
     config = ctx.config
     optimizer = ctx.optimizer(hp)
     algo = hp.algo
@@ -104,7 +109,7 @@ def minibatch_epochs(
         )
         if trains_actor:
             (actor, actor_state), actor_diagnostics = gradient_step(
-                lambda a: algo.actor_loss(ctx, a, minibatch, hp),
+                lambda a: algo.actor_loss(ctx, a, minibatch, hp, update),
                 actor,
                 actor_state,
                 optimizer,

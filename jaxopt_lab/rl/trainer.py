@@ -142,7 +142,7 @@ def learn_from_rollout(
     batch = make_batch(ctx, runner.critic, traj, hp)
     key, epoch_key = jax.random.split(runner.key)
     networks = (runner.actor, runner.actor_state, runner.critic, runner.critic_state)
-    networks, diagnostics = minibatch_epochs(ctx, hp, networks, batch, epoch_key)
+    networks, diagnostics = minibatch_epochs(ctx, hp, networks, batch, epoch_key, runner.update)
     actor, actor_state, critic, critic_state = networks
     actor, actor_state, actor_diagnostics = hp.algo.update_actor(
         ctx, actor, actor_state, batch, hp, runner.update

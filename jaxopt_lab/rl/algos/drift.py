@@ -28,16 +28,20 @@ from jaxopt_lab.rl.algorithm import Batch, Context, MinibatchAlgorithm, register
 class DriftAlgorithm(MinibatchAlgorithm):
     """A mirror-learning actor: subclasses define :meth:`drift`."""
 
-    def drift(self, ratio: jax.Array, advantages: jax.Array, hp: Any) -> jax.Array:
+    def drift(
+        self, ratio: jax.Array, advantages: jax.Array, hp: Any, progress: jax.Array
+    ) -> jax.Array:
+        """The drift at training progress ``k / K`` (seen only by a temporally-aware one)."""
         raise NotImplementedError
 
     def actor_loss(
-        self, ctx: Context, actor: Any, minibatch: Batch, hp: Any
+        self, ctx: Context, actor: Any, minibatch: Batch, hp: Any, update: jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         dist = ctx.policy(actor, minibatch.obs)
         log_ratio = dist.log_prob(minibatch.action) - minibatch.log_prob
         ratio = jnp.exp(log_ratio)
-        drift = partial(self.drift, hp=hp)
+        progress = update.astype(jnp.float32) / ctx.num_updates
+        drift = partial(self.drift, hp=hp, progress=progress)
         policy_loss = drift_policy_loss(drift, ratio, ctx.advantages(minibatch))
         entropy = dist.entropy().mean()
         return policy_loss - hp.ent_coef * entropy, {
@@ -55,7 +59,9 @@ class PPO(DriftAlgorithm):
 
     name: ClassVar[str] = "ppo"
 
-    def drift(self, ratio: jax.Array, advantages: jax.Array, hp: Any) -> jax.Array:
+    def drift(
+        self, ratio: jax.Array, advantages: jax.Array, hp: Any, progress: jax.Array
+    ) -> jax.Array:
         return ppo_drift(ratio, advantages, hp.clip_eps)
 
 
@@ -101,14 +107,17 @@ class DPO(DriftAlgorithm):
     dpo_alpha: float = traced(2.0, positive, "DPO drift's alpha (positive advantages)")
     dpo_beta: float = traced(0.6, positive, "DPO drift's beta (negative advantages)")
 
-    def drift(self, ratio: jax.Array, advantages: jax.Array, hp: Any) -> jax.Array:
+    def drift(
+        self, ratio: jax.Array, advantages: jax.Array, hp: Any, progress: jax.Array
+    ) -> jax.Array:
         return discovered_drift(ratio, advantages, self.dpo_alpha, self.dpo_beta)
 
 
 @register
 class LPO(DriftAlgorithm):
     """Learned Policy Optimisation (Lu et al. 2022): PPO's setting with a learned drift
-    ``relu(f_phi(x) - 1e-4)`` (:func:`jaxopt_lab.objectives.learned_drift`). The drift's
+    ``relu(f_phi(x) - 1e-4)`` (:func:`jaxopt_lab.objectives.learned_drift`), or TA-LPO's
+    (Jackson et al. 2024) that also sees the training progress ``k / K``. The drift's
     parameters are traced, so one program trains a population of drifts (meta-training);
     ``drift_file`` loads them from a file of ``experiments/lpo_meta.py``."""
 
@@ -135,5 +144,7 @@ class LPO(DriftAlgorithm):
         if all(map(is_concrete, weights.values())):
             check_drift_params("drift_params", weights)
 
-    def drift(self, ratio: jax.Array, advantages: jax.Array, hp: Any) -> jax.Array:
-        return learned_drift(ratio, advantages, self.drift_params)
+    def drift(
+        self, ratio: jax.Array, advantages: jax.Array, hp: Any, progress: jax.Array
+    ) -> jax.Array:
+        return learned_drift(ratio, advantages, self.drift_params, progress)
