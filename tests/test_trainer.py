@@ -258,3 +258,14 @@ def test_sweep_values_are_checked_like_settings(tiny_config):
         hp.replace(learning_rate=jnp.array([1e-3, -1.0, 1e-2]))
     with pytest.raises(ValueError, match="gamma: got nan"):
         hp.replace(gamma=jnp.array([0.9, jnp.nan, 0.99]))
+
+
+@pytest.mark.slow  # ~3 minutes on the 2-core CPU: pytest -m slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trpo_preset_solves_cartpole_on_every_seed_set(seed, tmp_path):
+    """``train.py --algo trpo --seed S`` (8 seeds) reaches IQM >= 475 for S = 0, 1, 2."""
+    from jaxopt_lab.launch import Experiment, run_experiment
+
+    experiment = Experiment(config_for("CartPole-v1", "trpo"), num_seeds=8, seed=seed)
+    summary = run_experiment(experiment, tmp_path / "trpo", progress=False)
+    assert summary["status"] == "ok" and summary["iqm"] >= 475, summary["final_return"]
