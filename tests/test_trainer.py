@@ -268,4 +268,5 @@ def test_trpo_preset_solves_cartpole_on_every_seed_set(seed, tmp_path):
 
     experiment = Experiment(config_for("CartPole-v1", "trpo"), num_seeds=8, seed=seed)
     summary = run_experiment(experiment, tmp_path / "trpo", progress=False)
+    print(f"seed {seed}: IQM {summary['iqm']:.1f}, final returns {summary['final_return']}")
     assert summary["status"] == "ok" and summary["iqm"] >= 475, summary["final_return"]
