@@ -269,6 +269,8 @@ def test_load_score_matrices_excludes_and_reports_non_ok_runs(tmp_path):
     _write_summary(tmp_path / "b-E2", "b", "E2", [10.0, 11.0, 12.0])
     _write_summary(tmp_path / "b-E2-crash", "b", "E2", None, status="crashed")
     _write_summary(tmp_path / "a-E1-nan", "a", "E1", [1.0, 2.0, 3.0], status="nonfinite")
+    # A comparison's own directory (kind "comparison") is neither a run nor an exclusion.
+    (tmp_path / "summary.json").write_text(json.dumps({"kind": "comparison", "status": "ok"}))
     out = load_score_matrices(tmp_path)
     assert out.tasks == ["E1", "E2"]
     assert list(out.scores) == ["a", "b"]

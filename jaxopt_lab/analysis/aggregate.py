@@ -398,6 +398,15 @@ def _read_final_returns(run_dir: Path) -> tuple[str, str, list[float]] | str:
     return algo, env, [float(v) for v in final]
 
 
+def _kind(run_dir: Path) -> str | None:
+    """The ``kind`` a readable ``summary.json`` records, else ``None``."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return summary.get("kind") if isinstance(summary, dict) else None
+
+
 def _is_finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
 
@@ -415,6 +424,8 @@ def load_score_matrices(paths_or_glob_root: str | Path | Iterable[str | Path]) -
     excluded: dict[str, str] = {}
     runs: dict[tuple[str, str], list[tuple[Path, list[float]]]] = {}
     for run_dir in _run_dirs(paths_or_glob_root):
+        if _kind(run_dir) not in ("rl", None):
+            continue  # a comparison's or an ES run's own directory: not a training run
         read = _read_final_returns(run_dir)
         if isinstance(read, str):
             excluded[str(run_dir)] = read
