@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import jax
 
+MAX_CPU_DEVICES = 1024
+
 
 def start_processes(argv: Sequence[str]) -> None:
     """Set the CPU devices and join a multi-process run, before anything touches JAX.
@@ -25,12 +27,15 @@ def start_processes(argv: Sequence[str]) -> None:
     ``--num-processes`` and ``--process-id``, ``jax.distributed.initialize`` with them; without,
     it auto-detects a cluster (SLURM, Open MPI, Cloud TPU, ...), and a lone machine stays one
     process."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     pre.add_argument("--cpu-devices", type=int)
     pre.add_argument("--coordinator-address")
     pre.add_argument("--num-processes", type=int)
     pre.add_argument("--process-id", type=int)
-    known, _ = pre.parse_known_args(argv)
+    try:
+        known, _ = pre.parse_known_args(argv)
+    except argparse.ArgumentError as error:
+        raise ValueError(f"{error.argument_name}: {error.message}") from None
     set_cpu_devices(known.cpu_devices)
     flags = (known.coordinator_address, known.num_processes, known.process_id)
     if all(flag is None for flag in flags):
@@ -52,8 +57,11 @@ def start_processes(argv: Sequence[str]) -> None:
 def set_cpu_devices(count: int | None) -> None:
     """``jax_num_cpu_devices``: ``count``, or the available cores when neither it nor the
     environment says; nothing (by default) when JAX has already started."""
-    if count is not None and count < 1:
-        raise ValueError(f"cpu_devices: got {count}; must be >= 1")
+    if count is not None and not 1 <= count <= MAX_CPU_DEVICES:
+        raise ValueError(
+            f"cpu_devices: got {count}; must be in [1, {MAX_CPU_DEVICES}] (host devices beyond "
+            "the cores only add overhead)"
+        )
     already = "JAX_NUM_CPU_DEVICES" in os.environ or (
         "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
     )
@@ -62,5 +70,8 @@ def set_cpu_devices(count: int | None) -> None:
     try:
         jax.config.update("jax_num_cpu_devices", count or len(os.sched_getaffinity(0)))
     except RuntimeError:  # JAX already started (a script run in-process): keep its devices
-        if count is not None:
-            raise ValueError("cpu_devices: JAX has already started in this process") from None
+        if count is not None and count != jax.local_device_count():
+            raise ValueError(
+                f"cpu_devices: JAX has already started in this process with "
+                f"{jax.local_device_count()} device(s), not {count}"
+            ) from None

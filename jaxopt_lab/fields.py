@@ -147,16 +147,30 @@ def finite(name: str, value: Any) -> None:
     _all(name, value, np.isfinite, "finite")
 
 
+INT32_MAX = 2**31 - 1
+
+
 def at_least(minimum: int) -> Check:
-    """An integer ``>= minimum``."""
+    """An integer ``>= minimum`` and at most ``2**31 - 1``: compiled programs count steps,
+    loop iterations and sizes in int32."""
 
     def check(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             _fail(name, value, f"an integer >= {minimum}")
         if value < minimum:
             _fail(name, value, f">= {minimum}")
+        if value > INT32_MAX:
+            _fail(name, value, f"<= 2**31 - 1 = {INT32_MAX} (compiled programs count in int32)")
 
     return check
+
+
+def rng_seed(name: str, value: Any) -> None:
+    """A seed ``jax.random.key`` takes: an integer in ``[0, 2**63)``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        _fail(name, value, "an integer in [0, 2**63)")
+    if not 0 <= value < 2**63:
+        _fail(name, value, "in [0, 2**63)")
 
 
 def one_of(allowed: Sequence[str] | Callable[[], Sequence[str]]) -> Check:
@@ -165,6 +179,7 @@ def one_of(allowed: Sequence[str] | Callable[[], Sequence[str]]) -> Check:
     def check(name: str, value: Any) -> None:
         check_choice(name, value, allowed() if callable(allowed) else allowed)
 
+    check.allowed = allowed  # named in the command line's help
     return check
 
 

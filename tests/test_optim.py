@@ -525,6 +525,10 @@ def test_convergence(name):
         (lambda: optim.sgdp(1e-3, momentum=1.0), "momentum must be in"),
         (lambda: optim.adamp(float("nan")), "learning_rate must be"),
         (lambda: optim.sam(optim.adam(1e-3), rho=-0.05), "rho must be >= 0, got -0.05"),
+        (lambda: optim.adam(float("inf")), "learning_rate must be finite, got inf"),
+        (lambda: optim.sam(optim.adam(1e-3), rho=float("inf")), "rho must be finite, got inf"),
+        (lambda: optim.adamw(1e-3, weight_decay=float("inf")), "weight_decay must be finite"),
+        (lambda: optim.lion(jnp.array([1e-3, jnp.inf])), "learning_rate must be finite"),
         (lambda: optax.inject_hyperparams(optim.adamp)(-1e-3).init(jnp.ones(2)), "learning_rate"),
     ],
 )

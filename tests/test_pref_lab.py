@@ -164,8 +164,8 @@ def run_cli(monkeypatch, capsys, script, args):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--betas", "0.1", "0"], "betas: got [0.0]; beta must be > 0"),
-        (["--betas", "-0.5"], "beta must be > 0"),
+        (["--betas", "0.1", "0"], "betas: got 0.0; must be > 0"),
+        (["--betas", "-0.5"], "betas: got -0.5; must be > 0"),
         (["--losses", "sigmoid", "dpoo"], "known losses: aot, aot_unpaired, apo_down"),
         (["--loss", "{tmp}/missing"], "not found"),
         (["--loss", "{tmp}/corrupt.npz"], "not a readable .npz"),

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from jaxopt_lab.fields import at_least, rng_seed
 from jaxopt_lab.launch.loggers import check_logger, make_logger
 from jaxopt_lab.launch.memory import plan_memory
 from jaxopt_lab.launch.population import Population
@@ -43,12 +44,8 @@ class Experiment:
     sweep_mode: str = "grid"
 
     def __post_init__(self) -> None:
-        if isinstance(self.num_seeds, bool) or not isinstance(self.num_seeds, int):
-            raise ValueError(f"num_seeds: got {self.num_seeds!r}; must be an integer >= 1")
-        if self.num_seeds < 1:
-            raise ValueError(f"num_seeds: got {self.num_seeds}; must be >= 1")
-        if not 0 <= self.seed < 2**63:
-            raise ValueError(f"seed: got {self.seed}; must be in [0, 2**63)")
+        at_least(1)("num_seeds", self.num_seeds)
+        rng_seed("seed", self.seed)
         if self.sweep_mode not in SWEEP_MODES:
             raise ValueError(f"sweep_mode: unknown value {self.sweep_mode!r}; allowed: grid, zip")
 

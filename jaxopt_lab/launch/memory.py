@@ -6,6 +6,7 @@ GAE's batch and its shuffled copy, the networks' activations and gradients on a 
 a chunk of metrics and the evaluation environments; then a safety factor of 2 for XLA's
 temporaries. The population then runs in groups of as many runs as fit in the memory of its
 devices (all of it at once if it fits), or is refused when not even one run per device fits.
+The host keeps every run's metrics of every update, and must have the memory for them too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ SAFETY = 2.0
 USABLE = 0.7
 """Fraction of the free memory a population may plan to use."""
 GIB = 2**30
+METRIC_BYTES = 32 * 4
+"""Host memory per run and update for its metrics (about 15 float32 values today, room for an
+algorithm's own diagnostics), kept in memory for the whole run."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,17 @@ def plan_memory(
     config: TrainConfig, num_runs: int, num_devices: int, available: int | None = None
 ) -> MemoryPlan:
     """Groups of runs (a multiple of ``num_devices``) that fit; ``ValueError`` naming the
-    sizes when not even one run per device does."""
+    sizes when not even one run per device does, or when the host cannot hold every run's
+    metrics (kept for the whole run)."""
+    host = int(USABLE * (_host_available() if available is None else available))
+    metrics = num_runs * config.num_updates * METRIC_BYTES
+    if metrics > host:
+        raise ValueError(
+            f"population: the metrics of {num_runs:,} runs x {config.num_updates:,} updates "
+            f"need ~{metrics / GIB:,.1f} GiB of host memory and only {host / GIB:,.2f} GiB is "
+            "usable: train fewer runs (num_seeds, sweep points) or fewer updates "
+            "(total_timesteps)"
+        )
     per_run = run_bytes(config)
     usable = int(USABLE * (available_bytes(jax.devices()) if available is None else available))
     fit = usable // per_run // num_devices * num_devices
@@ -102,3 +116,16 @@ def plan_memory(
         )
     padded = math.ceil(num_runs / num_devices) * num_devices
     return MemoryPlan(per_run, usable, num_runs, min(fit, padded))
+
+
+def check_fits(config: TrainConfig, num_runs: int, available: int | None = None) -> None:
+    """``ValueError`` unless ``num_runs`` runs of ``config`` fit in the devices' memory at
+    once: for programs that cannot run in groups (a meta-training generation)."""
+    per_run = run_bytes(config)
+    usable = int(USABLE * (available_bytes(jax.devices()) if available is None else available))
+    if per_run * num_runs > usable:
+        raise ValueError(
+            f"population: {num_runs:,} runs at once x ~{per_run / 2**20:,.1f} MiB need "
+            f"~{per_run * num_runs / GIB:,.1f} GiB and only {usable / GIB:,.2f} GiB is usable: "
+            "train fewer runs at once"
+        )

@@ -44,24 +44,30 @@ def parse_values(text: str) -> list[Any]:
             raise ValueError(f"sweep: {text!r}: a log range needs START and STOP > 0")
         space = np.geomspace if kind == "log" else np.linspace
         return [float(f"{v:.6g}") for v in space(start, stop, int(count))]
-    values = [_literal(part) for part in text.split(",")]
+    values = [parse_literal(part) for part in text.split(",")]
     if not values or any(v == "" for v in values):
         raise ValueError(f"sweep: {text!r}: give values V1,V2,... or a range log:A:B:N")
     return values
 
 
 def _number(text: str) -> float:
-    value = _literal(text)
+    value = parse_literal(text)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"sweep: {text!r} is not a number")
     return float(value)
 
 
-def _literal(text: str) -> Any:
+def parse_literal(text: str) -> Any:
+    """A Python literal, or ``nan``/``inf`` as a float (for the setting's check to refuse),
+    else the text itself."""
     text = text.strip()
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        return float(text)
+    except ValueError:
         return text
 
 
@@ -110,6 +116,8 @@ def apply_point(config: TrainConfig, point: dict[str, Any]) -> TrainConfig:
                 f"{config.env} (static settings change the compiled program); sweepable: "
                 f"{', '.join(allowed)}"
             )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"sweep: {name}: {value!r} is not a number")
         if name.startswith(ENV_PREFIX):
             key = name[len(ENV_PREFIX) :]
             env[key] = _like(value, getattr(config.env_params, key))

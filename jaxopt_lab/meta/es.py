@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from jaxopt_lab._pytree_io import save_pytree
 from jaxopt_lab.checkpoint import checkpoint_manager, restore_state, save_state
-from jaxopt_lab.fields import check_choice
+from jaxopt_lab.fields import at_least, check_choice, positive, rng_seed
 from jaxopt_lab.rundir import METRICS
 
 Fitness = Callable[[Any, jax.Array], jax.Array]
@@ -63,25 +63,38 @@ FITNESS_SHAPING = {
 
 @dataclass(frozen=True)
 class ESConfig:
-    """OpenAI-ES settings. ``sigma`` and ``learning_rate`` decay by their factor each
-    generation down to their limit (the defaults of the LPO reference implementation)."""
+    """OpenAI-ES settings. sigma and learning_rate decay by their factor each generation
+    down to their limit (the defaults of the LPO reference implementation)."""
 
     population_size: int = 32
+    """Members per generation (even: antithetic pairs mean +- sigma * eps)."""
     num_generations: int = 100
+    """Generations of the search."""
     sigma: float = 0.04
+    """Initial standard deviation of the search noise."""
     sigma_decay: float = 0.999
+    """Factor on sigma after each generation, in (0, 1]."""
     sigma_limit: float = 0.01
+    """Floor of sigma's decay."""
     learning_rate: float = 0.01
+    """Initial learning rate of Adam on the search mean."""
     learning_rate_decay: float = 0.999
+    """Factor on the learning rate after each generation, in (0, 1]."""
     learning_rate_limit: float = 0.001
+    """Floor of the learning rate's decay."""
     fitness_shaping: str = "z_score"
+    """How fitness becomes weights: z_score ((f - mean) / std) or centered_rank (ranks in
+    [-0.5, 0.5])."""
     antithetic: bool = True
+    """Sample the noise in antithetic pairs (+eps, -eps)."""
     common_random_numbers: bool = True
     """Evaluate every member of a generation with the same key (lower-variance comparisons)."""
     eval_batch_size: int | None = None
-    """Members evaluated at once (``lax.map`` over vmapped batches); ``None``: all at once."""
+    """Members evaluated at once (lax.map over vmapped batches); None: all at once."""
     checkpoint_every: int = 5
+    """Generations between checkpoints (a rerun resumes from the last one)."""
     seed: int = 0
+    """Seed of the search: the start and every generation's noise."""
 
     def validate(self) -> ESConfig:
         """Raise ``ValueError`` naming the field, its value and what is allowed."""
@@ -91,12 +104,12 @@ class ESConfig:
                 f"population_size: got {self.population_size}; OpenES's antithetic sampler "
                 f"needs an even population of at least 2 (pairs mean +- sigma * eps)"
             )
+        at_least(2)("population_size", self.population_size)
         for name in ("num_generations", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
+            at_least(1)(name, getattr(self, name))
+        rng_seed("seed", self.seed)
         for name in ("sigma", "learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: got {getattr(self, name)}; must be > 0")
+            positive(name, getattr(self, name))
             limit, decay = getattr(self, f"{name}_limit"), getattr(self, f"{name}_decay")
             if not 0 < decay <= 1:
                 raise ValueError(f"{name}_decay: got {decay}; must be in (0, 1]")

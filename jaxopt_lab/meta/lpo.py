@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab.launch.memory import check_fits
 from jaxopt_lab.meta.es import ESConfig, Fitness, es_outputs, evolve
 from jaxopt_lab.objectives.learned_drift import (
     drift_file_metadata,
@@ -65,6 +66,13 @@ class LPOSetting:
                     "change only traced ones (learning rate, environment parameters, ...)"
                 )
         self.es.validate()
+        return self
+
+    def check_memory(self) -> LPOSetting:
+        """``ValueError`` unless a generation's inner runs (members evaluated at once x seeds x
+        tasks) fit in the memory of this machine's devices."""
+        members = self.es.eval_batch_size or self.es.population_size
+        check_fits(self.inner, members * self.num_seeds * len(self.tasks))
         return self
 
     @property
@@ -138,7 +146,7 @@ def meta_train(
     the setting's fitness, in the run directory ``out`` (kind ``es``; a killed run of the same
     setting there is resumed, one of another setting refused). Its ``mean.npz`` is a drift file
     for ``train.py --algo lpo --drift-file``. Returns the summary (also ``summary.json``)."""
-    setting.validate()
+    setting.validate().check_memory()
     record = setting_record(setting)
     path = check_out_dir(out, config=record)
     fitness = make_lpo_fitness(setting.inner, setting.num_seeds, setting.ppo_init, setting.variants)
@@ -235,8 +243,8 @@ def _ta_task(learning_rate: float, length: float) -> TrainConfig:
 # TA-LPO on CPU (Jackson et al. 2024 meta-train over tasks): CartPole-v1 at CPU_SETTING's small
 # budget, four tasks (inner learning rate 3e-3 or 1e-2, pole half-length 0.5 or 1.0), 2 seeds
 # each, a drift that sees the training progress and starts as PPO's (PPO init: the search
-# begins at PPO's drift, so what it learns is a correction to it). Acrobot-v1 and Pendulum-v1
-# are held out (never seen in meta-training) for the transfer table in the README.
+# begins at PPO's drift, so what it learns is a correction to it). Every other environment is
+# held out (never seen in meta-training): the README's transfer table.
 TA_CPU_SETTING = LPOSetting(
     inner=_ta_task(1e-2, 0.5),
     variants=(_ta_task(3e-3, 0.5), _ta_task(1e-2, 1.0), _ta_task(3e-3, 1.0)),

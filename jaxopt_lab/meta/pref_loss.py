@@ -121,7 +121,7 @@ def load_learned_loss(path: str | os.PathLike) -> tuple[PreferenceLoss, dict[str
     try:
         params, _ = load_pytree(file, dpo_init(), expect=metadata())
     except ValueError as error:
-        raise ValueError(f"loss checkpoint {path}: {error}") from None
+        raise ValueError(f"loss checkpoint {error}") from None  # the error names the file
     params = jax.tree.map(jnp.asarray, params)
     if not all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(params)):
         raise ValueError(f"loss checkpoint {path}: holds non-finite parameters")

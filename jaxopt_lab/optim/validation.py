@@ -25,13 +25,15 @@ def _check(name: str, value: Any, ok: Any, allowed: str) -> None:
 
 
 def check_non_negative(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value >= 0`` (NaN fails)."""
+    """Raise ``ValueError`` unless ``value >= 0`` and finite (NaN and inf fail)."""
     _check(name, value, lambda v: v >= 0, ">= 0")
+    _check(name, value, np.isfinite, "finite")
 
 
 def check_positive(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value > 0`` (NaN fails)."""
+    """Raise ``ValueError`` unless ``value > 0`` and finite (NaN and inf fail)."""
     _check(name, value, lambda v: v > 0, "> 0")
+    _check(name, value, np.isfinite, "finite")
 
 
 def check_unit_interval(name: str, value: Any, *, closed: bool = False) -> None:

@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxopt_lab.fields import at_least, non_negative, positive, rng_seed
+
 
 class PrefHParams(NamedTuple):
     """Traced values of one preference-training run (``vmap`` sweeps them).
@@ -27,14 +29,17 @@ class PrefHParams(NamedTuple):
 class LabConfig:
     """The synthetic task, the policy, the reference's SFT and the preference training.
 
-    Task: prompts of ``prompt_length`` and completions of ``completion_length`` tokens over
-    ``vocab_size`` tokens (see :mod:`jaxopt_lab.pref.task`). Every field is static; the
-    swept numbers (beta, learning rate, loss) are :class:`PrefHParams`.
+    Task: prompts of prompt_length and completions of completion_length tokens over
+    vocab_size tokens (jaxopt_lab.pref.task). Every setting here is static; the swept numbers
+    (beta, learning rate, loss) are the traced PrefHParams.
     """
 
     vocab_size: int = 8
+    """Tokens in the vocabulary."""
     prompt_length: int = 4
+    """Tokens per prompt."""
     completion_length: int = 6
+    """Tokens per completion."""
     task_seed: int = 0
     """Seed of the demonstrator's transition matrix (the fixed "language" of the task)."""
     dirichlet_alpha: float = 0.5
@@ -44,21 +49,31 @@ class LabConfig:
     bt_scale: float = 4.0
     """Inverse temperature of the Bradley-Terry labeller: P(y1 > y2) = sigma(s (r1 - r2))."""
     hidden: int = 64
+    """Width of the policy's embeddings and hidden layer."""
     num_demos: int = 8192
+    """Demonstrations the reference policy is fine-tuned on (SFT)."""
     sft_steps: int = 600
+    """SFT steps of the reference policy."""
     sft_batch_size: int = 256
+    """Demonstrations per SFT step."""
     sft_learning_rate: float = 3e-3
+    """SFT learning rate."""
     num_pairs: int = 4096
+    """Preference pairs per data seed, labelled by the Bradley-Terry labeller."""
     num_steps: int = 200
+    """Preference-training steps per run."""
     batch_size: int = 64
+    """Pairs per preference-training step (at most num_pairs)."""
     log_every: int = 10
+    """Steps between logged training metrics (a divisor of num_steps)."""
     eval_prompts: int = 256
+    """Held-out prompts for the final reward and KL estimates."""
     eval_samples: int = 4
     """Completions sampled per held-out prompt for the reward and KL estimates."""
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range."""
-        positive = (
+        counts = (
             "vocab_size",
             "prompt_length",
             "completion_length",
@@ -73,19 +88,14 @@ class LabConfig:
             "eval_prompts",
             "eval_samples",
         )
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: got {value!r}; must be an integer >= 1")
-        if self.vocab_size < 2:
-            raise ValueError(f"vocab_size: got {self.vocab_size}; must be >= 2")
-        if self.completion_length < 2:
-            raise ValueError(f"completion_length: got {self.completion_length}; must be >= 2")
+        for name in counts:
+            at_least(1)(name, getattr(self, name))
+        at_least(2)("vocab_size", self.vocab_size)
+        at_least(2)("completion_length", self.completion_length)
+        rng_seed("task_seed", self.task_seed)
         for name in ("dirichlet_alpha", "bt_scale", "sft_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: got {getattr(self, name)!r}; must be > 0")
-        if self.repeat_penalty < 0:
-            raise ValueError(f"repeat_penalty: got {self.repeat_penalty!r}; must be >= 0")
+            positive(name, getattr(self, name))
+        non_negative("repeat_penalty", self.repeat_penalty)
         if self.num_steps % self.log_every:
             raise ValueError(
                 f"log_every: got {self.log_every}; must divide num_steps ({self.num_steps})"

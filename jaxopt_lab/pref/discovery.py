@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab.fields import at_least, positive, rng_seed
 from jaxopt_lab.meta import ESConfig, evolve
 from jaxopt_lab.meta.es import es_outputs
 from jaxopt_lab.meta.pref_loss import dpo_init, learned_preference_loss, metadata
@@ -48,24 +49,28 @@ class DiscoveryConfig:
     """What the discovery trains on and how it scores a loss."""
 
     betas: tuple[float, ...] = (0.05, 0.1, 0.25)
+    """Betas every candidate loss trains at (its frontier's points)."""
     kl_prices: tuple[float, ...] = (0.02, 0.05, 0.1)
+    """KL prices lambda the score averages over: mean_lambda max_beta (R - lambda KL)."""
     num_data_seeds: int = 2
+    """Data seeds every candidate loss trains on."""
     data_seed: int = 1000
-    """Discovery data seeds are ``data_seed .. data_seed + num_data_seeds - 1`` (the frontier
+    """Discovery data seeds are data_seed .. data_seed + num_data_seeds - 1 (the frontier
     experiment's default seeds 0 .. 4 stay held out)."""
     learning_rate: float = 1e-3
+    """Preference-training learning rate."""
     lab: LabConfig = field(default_factory=lambda: LabConfig(num_steps=100, eval_prompts=128))
 
     def validate(self) -> DiscoveryConfig:
         self.lab.validate()
         for name in ("betas", "kl_prices"):
             values = getattr(self, name)
-            if not values or not all(v > 0 for v in values):
-                raise ValueError(f"{name}: got {values}; need at least one, all > 0")
-        if self.num_data_seeds < 1:
-            raise ValueError(f"num_data_seeds: got {self.num_data_seeds}; must be >= 1")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate: got {self.learning_rate}; must be > 0")
+            if not values:
+                raise ValueError(f"{name}: got none; need at least one value")
+            positive(name, np.asarray(values))
+        at_least(1)("num_data_seeds", self.num_data_seeds)
+        rng_seed("data_seed", self.data_seed)
+        positive("learning_rate", self.learning_rate)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +113,18 @@ def discovery_record(config: DiscoveryConfig, es: ESConfig, held_out_seeds: int)
     }
 
 
+def validate_discovery(
+    config: DiscoveryConfig, es: ESConfig, out: str | Path, held_out_seeds: int = 3
+) -> tuple[dict, Path]:
+    """Check every input before anything compiles; returns the run's config record and its
+    directory (not created; a killed run of the same settings there is resumable)."""
+    config.validate()
+    es.validate()
+    at_least(1)("held_out_seeds", held_out_seeds)
+    record = discovery_record(config, es, held_out_seeds)
+    return record, check_out_dir(out, config=record)
+
+
 def run_discovery(
     config: DiscoveryConfig,
     es: ESConfig,
@@ -121,12 +138,7 @@ def run_discovery(
     the discovered loss loadable with ``--loss out``, and ``summary.json``). A killed run of
     the same settings there is resumed, one of other settings refused. Returns the summary
     with the final mean's parameters (``mean``) and the fitness log (``fitness``)."""
-    config.validate()
-    es.validate()
-    if held_out_seeds < 1:
-        raise ValueError(f"held_out_seeds: got {held_out_seeds}; must be >= 1")
-    record = discovery_record(config, es, held_out_seeds)
-    path = check_out_dir(out, config=record)
+    record, path = validate_discovery(config, es, out, held_out_seeds)
     labs, _ = build_labs(config.lab, config.data_seed, config.num_data_seeds)
     with run_directory(path, "es", record) as summary:
         result = evolve(

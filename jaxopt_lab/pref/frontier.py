@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from jaxopt_lab.fields import at_least, positive, rng_seed
 from jaxopt_lab.meta.pref_loss import load_learned_loss
 from jaxopt_lab.pref.config import LabConfig, make_hparams
 from jaxopt_lab.pref.data import LabData, build_lab
@@ -52,7 +53,10 @@ class FrontierSpec:
 def resolve_losses(spec: FrontierSpec) -> tuple[list[str], list[LabLoss]]:
     """Labels and lab losses of ``spec``; ValueError for unknown names or bad loss files."""
     labels = list(spec.losses)
-    losses = [registry_loss(name) for name in spec.losses]
+    try:
+        losses = [registry_loss(name) for name in spec.losses]
+    except ValueError as error:
+        raise ValueError(f"losses: {error}") from None
     for path in spec.loss_files:
         loss, _ = load_learned_loss(path)
         labels.append(f"learned:{Path(path).name}")
@@ -72,15 +76,12 @@ def validate_frontier(
     labels, losses = resolve_losses(spec)
     if not spec.betas:
         raise ValueError("betas: got none")
-    bad = [b for b in spec.betas if not b > 0]
-    if bad:
-        raise ValueError(f"betas: got {bad}; beta must be > 0")
+    positive("betas", np.asarray(spec.betas))
     if len(set(spec.betas)) != len(spec.betas):
         raise ValueError(f"betas: duplicate values in {spec.betas}")
-    if spec.num_seeds < 1:
-        raise ValueError(f"num_seeds: got {spec.num_seeds}; must be >= 1")
-    if not spec.learning_rate > 0:
-        raise ValueError(f"learning_rate: got {spec.learning_rate}; must be > 0")
+    at_least(1)("num_seeds", spec.num_seeds)
+    rng_seed("seed", spec.seed)
+    positive("learning_rate", spec.learning_rate)
     default = Path("runs") / f"preference-{time.strftime('%Y%m%d-%H%M%S')}"
     return check_out_dir(out if out is not None else default), labels, losses
 
