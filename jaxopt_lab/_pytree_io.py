@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ import numpy as np
 METADATA_KEY = "__metadata__"
 
 
-def _name(path: tuple[Any, ...]) -> str:
+def flat_name(path: tuple[Any, ...]) -> str:
+    """A key path as ``a/b/0``."""
     parts = []
     for entry in path:
         for attribute in ("key", "name", "idx"):
@@ -32,7 +35,7 @@ def _name(path: tuple[Any, ...]) -> str:
 def flatten_named(tree: Any) -> dict[str, np.ndarray]:
     """``{key path: leaf}`` of ``tree`` as host arrays."""
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {_name(path): np.asarray(leaf) for path, leaf in leaves}
+    return {flat_name(path): np.asarray(leaf) for path, leaf in leaves}
 
 
 def save_pytree(path: str | os.PathLike, tree: Any, metadata: dict[str, Any] | None = None) -> None:
@@ -46,10 +49,13 @@ def save_pytree(path: str | os.PathLike, tree: Any, metadata: dict[str, Any] | N
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata of a file written by :func:`save_pytree`."""
-    with _open(path) as data:
-        if METADATA_KEY not in data:
-            raise ValueError(f"{path}: not a jaxopt_lab parameter file (no metadata)")
+    data = _read(path)
+    if METADATA_KEY not in data:
+        raise ValueError(f"{path}: not a jaxopt_lab parameter file (no metadata)")
+    try:
         return json.loads(str(data[METADATA_KEY]))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: unreadable metadata ({error})") from None
 
 
 def load_pytree(
@@ -69,8 +75,7 @@ def load_pytree(
                 f"(a file from another setting cannot be used here)"
             )
     wanted = flatten_named(like)
-    with _open(path) as data:
-        stored = {name: data[name] for name in data.files if name != METADATA_KEY}
+    stored = {name: value for name, value in _read(path).items() if name != METADATA_KEY}
     if set(stored) != set(wanted):
         raise ValueError(f"{path}: holds parameters {sorted(stored)}, expected {sorted(wanted)}")
     for name, ref in wanted.items():
@@ -79,14 +84,32 @@ def load_pytree(
                 f"{path}: parameter {name!r} has shape {stored[name].shape}, expected {ref.shape}"
             )
     leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
-    values = [stored[_name(p)].astype(np.asarray(leaf).dtype) for p, leaf in leaves]
+    values = [stored[flat_name(p)].astype(np.asarray(leaf).dtype) for p, leaf in leaves]
     return jax.tree_util.tree_unflatten(treedef, values), metadata
 
 
-def _open(path: str | os.PathLike) -> Any:
-    if not Path(path).is_file():
+def _read(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``path``; ``ValueError`` saying what ``path`` is
+    instead: missing, a directory, empty, not a zip archive (a text file, say) or a damaged
+    (truncated) one."""
+    file = Path(path)
+    if not file.exists():
         raise ValueError(f"{path}: no such file")
+    if file.is_dir():
+        raise _unreadable(path, "it is a directory")
+    with open(file, "rb") as handle:
+        head = handle.read(4)
+    if head != b"PK\x03\x04":  # how every zip archive (an .npz) starts
+        raise _unreadable(
+            path,
+            f"it starts with {head!r}, not as a zip archive does" if head else "the file is empty",
+        )
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable .npz parameter file ({error})") from None
+        with np.load(file, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise _unreadable(path, f"a damaged or truncated zip archive: {error}") from None
+
+
+def _unreadable(path: str | os.PathLike, reason: str) -> ValueError:
+    return ValueError(f"{path}: not a readable .npz parameter file ({reason})")

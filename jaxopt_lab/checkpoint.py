@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from jaxopt_lab._pytree_io import flat_name
 
 
 def _is_key(x: Any) -> bool:
@@ -48,16 +51,77 @@ def restore_state(
 
     ``like`` may be abstract (``jax.eval_shape`` of the vmapped ``init``); its NumPy leaves
     come back as NumPy arrays, the others as JAX arrays laid out with ``sharding`` (default:
-    one device). Returns ``(step, state)``; raises ``FileNotFoundError`` when there is no
-    checkpoint.
+    one device). Returns ``(step, state)``; raises what :func:`check_checkpoint` raises, and
+    ``ValueError`` naming the checkpoint when an array cannot be read (damaged, truncated).
     """
-    manager = checkpoint_manager(directory)
-    step = manager.latest_step() if step is None else step
+    with _reader(directory) as manager:
+        step = _checked_step(manager, directory, like, step)
+        abstract = jax.tree.map(lambda x: _abstract(x, sharding), like)
+        try:
+            saved = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        except Exception as error:  # orbax raises what its file readers raise
+            message = f"{directory}/{step}: unreadable checkpoint ({_reason(error)})"
+            raise ValueError(message) from None
+    return step, _from_saveable(saved, like)
+
+
+def check_checkpoint(directory: str | Path, like: Any, step: int | None = None) -> int:
+    """The step :func:`restore_state` would restore, checked without reading an array:
+    ``FileNotFoundError`` when there is no checkpoint; ``ValueError`` naming the checkpoint
+    when ``step`` is not there, when its metadata cannot be read (damaged, truncated) or when
+    its arrays do not have the shapes of ``like`` (a checkpoint of another config)."""
+    with _reader(directory) as manager:
+        return _checked_step(manager, directory, like, step)
+
+
+def _reader(directory: str | Path) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(create=False)
+    handler = ocp.StandardCheckpointHandler()  # lets the manager read the arrays' metadata
+    return ocp.CheckpointManager(Path(directory).absolute(), options=options, item_handlers=handler)
+
+
+def _checked_step(
+    manager: ocp.CheckpointManager, directory: str | Path, like: Any, step: int | None
+) -> int:
+    steps = manager.all_steps()
+    step = max(steps, default=None) if step is None else step
     if step is None:
         raise FileNotFoundError(f"no checkpoint under {directory}")
-    abstract = jax.tree.map(lambda x: _abstract(x, sharding), like)
-    saved = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-    return step, _from_saveable(saved, like)
+    if step not in steps:
+        found = ", ".join(map(str, sorted(steps))) or "none"
+        raise ValueError(f"{directory}: no checkpoint of step {step} (steps found: {found})")
+    name = f"{directory}/{step}"
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # orbax logs a warning before returning no metadata
+    try:
+        metadata = manager.item_metadata(step)
+    except Exception as error:  # orbax raises what its file reader raises
+        raise ValueError(f"{name}: unreadable checkpoint ({_reason(error)})") from None
+    finally:
+        absl.setLevel(level)
+    tree = getattr(metadata, "tree", metadata)
+    if not tree:
+        raise ValueError(f"{name}: unreadable checkpoint (its metadata is missing or damaged)")
+    saved = {flat_name(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+    wanted = jax.tree.map(lambda x: _abstract(x, None), like)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(wanted)[0]:
+        array = flat_name(path)
+        if array not in saved:
+            raise ValueError(f"{name}: holds no array {array} (a checkpoint of another config)")
+        if tuple(saved[array].shape) != tuple(leaf.shape):
+            raise ValueError(
+                f"{name}: {array} has shape {tuple(saved[array].shape)}, the config needs "
+                f"{tuple(leaf.shape)} (a checkpoint of another config)"
+            )
+    return step
+
+
+def _reason(error: BaseException) -> str:
+    """The error's type and the start of its first line (orbax's can run for pages)."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    return f"{type(error).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
 
 
 def _abstract(leaf: Any, sharding: Any) -> Any:

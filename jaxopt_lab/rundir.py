@@ -110,16 +110,36 @@ def check_out_dir(out: str | os.PathLike, config: dict[str, Any] | None = None) 
         _check_existing_run(path, config)
     elif (path / SUMMARY).is_file():
         raise ValueError(f"out: {path} already holds a finished run; choose another directory")
-    parent = path
+    _check_writable(path, path, "out")
+    return path
+
+
+def check_out_file(path: str | os.PathLike, flag: str) -> Path:
+    """The check of a file a script will write (``flag`` names it), before anything runs:
+    refuse an empty path, a directory, and a place where no file can be created."""
+    if not str(path).strip():
+        raise ValueError(f"{flag}: got an empty path; name a file")
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise ValueError(f"{flag}: {file} is a directory; name a file")
+    if not file.parent.is_dir():
+        raise ValueError(f"{flag}: the directory of {file} does not exist")
+    _check_writable(file, file.parent, flag)
+    return file
+
+
+def _check_writable(path: Path, start: Path, flag: str) -> None:
+    """``ValueError`` naming ``path`` unless the first existing directory from ``start`` up
+    accepts new files."""
+    parent = start
     while not parent.exists():
         parent = parent.parent
     try:  # a real probe: permission bits do not tell for root or for special file systems
         os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".jaxopt_lab-probe-"))
     except OSError as error:
         raise ValueError(
-            f"out: {path} is not writable ({parent} does not accept new files: {error.strerror})"
+            f"{flag}: {path} is not writable ({parent} does not accept new files: {error.strerror})"
         ) from None
-    return path
 
 
 def _check_existing_run(path: Path, config: dict[str, Any] | None) -> None:
