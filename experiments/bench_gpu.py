@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from jaxopt_lab.console import entry_point, fail, parse
 
 HERE = Path(__file__).resolve().parent
 PARTS = (
@@ -23,11 +27,22 @@ PARTS = (
 )  # fmt: skip
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class GPUArgs:
+    """Runs the parts in turn; takes no settings."""
+
+
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parse(GPUArgs, argv)
+    except ValueError as error:
+        fail(str(error))
     for script, *args in PARTS:
         print(f"$ python experiments/{script} {' '.join(args)}", flush=True)
         subprocess.run([sys.executable, str(HERE / script), *args], check=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

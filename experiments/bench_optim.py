@@ -17,17 +17,18 @@ Issue 5's targets: cautious_adamw, lion <= 1.15x; adamp <= 1.6x; sam overhead <=
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab import optim
+from jaxopt_lab.console import entry_point, fail, parse
+from jaxopt_lab.fields import at_least
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,14 @@ def make_step(opt: optax.GradientTransformation, extra_grad: bool) -> Callable:
     return jax.jit(step, donate_argnums=(0, 1))
 
 
-def main() -> None:
-    args = tyro.cli(BenchArgs)
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse(BenchArgs, argv)
+        for name in ("repeats", "scale"):
+            at_least(1)(name, getattr(args, name))
+    except ValueError as error:
+        fail(str(error))
     params = make_params(jax.random.key(0), args.scale)
     grads = quadratic_grad(params)
     n = sum(p.size for p in jax.tree.leaves(params))
@@ -131,7 +138,8 @@ def main() -> None:
         ref = median["adamw + 1 grad"] if name == "sam(adamw)" else median["optax.adamw"]
         print(f"  {name:16s} {1e3 * t:8.2f} {t / ref:8.3f} {state_bytes[name] / n:14.2f}")
     print("  (sam(adamw)'s ratio is to 'adamw + 1 grad': its overhead beyond the second gradient)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -20,12 +20,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import tyro
+
+from jaxopt_lab.console import entry_point, fail, parse
+from jaxopt_lab.fields import at_least
 
 HARNESS = Path(__file__).with_name("peer_harness.py")
 ROOT = HARNESS.parents[1]
@@ -36,6 +39,7 @@ class PeerArgs:
     rounds: int = 3
     """Alternating rounds (each: every system in every mode)."""
     num_seeds: int = 8
+    """Seeds of the canonical config per measurement."""
     venv: str = str(Path.home() / ".cache" / "jaxopt_lab" / "peers" / "rejax-0.1.3")
     """The peer's virtual environment (created when missing)."""
     devices: int = len(os.sched_getaffinity(0))
@@ -62,8 +66,16 @@ def measure(python: Path, system: str, seeds: int, devices: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    args = tyro.cli(PeerArgs)
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse(PeerArgs, argv)
+        for name in ("rounds", "num_seeds", "devices"):
+            at_least(1)(name, getattr(args, name))
+        if Path(args.venv).exists() and not (Path(args.venv) / "bin" / "python").exists():
+            raise ValueError(f"venv: {args.venv} exists and is not a virtual environment")
+    except ValueError as error:
+        fail(str(error))
     pythons = {"jaxopt_lab": Path(sys.executable), "rejax": ensure_peer(Path(args.venv))}
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, {args.num_seeds} seeds")
     results: dict[tuple[str, int], list[dict]] = {}
@@ -77,6 +89,7 @@ def main() -> None:
                       f"{row['compile_seconds']:.2f} s, returns {row['final_return']}",
                       flush=True)  # fmt: skip
     print(summary_table(results, args.devices))
+    return 0
 
 
 def median(rows: list[dict], key: str) -> float:
@@ -103,4 +116,4 @@ def summary_table(results: dict, devices: int) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

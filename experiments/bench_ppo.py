@@ -18,26 +18,31 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tyro
 from tqdm.auto import tqdm
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices
+from jaxopt_lab.fields import at_least, check_choice
 
 
 @dataclass(frozen=True)
 class BenchArgs:
     num_seeds: int = 8
+    """Seeds of the canonical config, trained together in one program."""
     total_timesteps: int = 500_000
+    """Env steps per seed."""
     repeats: int = 2
     """Timed repetitions of each variant (the best is reported: the machine is shared)."""
     algos: tuple[str, ...] = ("a2c", "dpo", "mdpo", "trpo")
-    """Algorithms timed on the canonical config after PPO (empty: PPO only)."""
+    """Algorithms timed on the canonical config after PPO (names of --algo in
+    experiments/train.py but lpo; empty: PPO only)."""
     cpu_devices: int | None = None
     """Host devices the population is sharded over (default: the cores)."""
 
@@ -50,12 +55,22 @@ def canonical_config(total_timesteps: int, algo: str = "ppo"):
     return config_for("CartPole-v1", algo, total_timesteps=total_timesteps)
 
 
-def main() -> None:
-    args = tyro.cli(BenchArgs)
-    set_cpu_devices(args.cpu_devices)
-    from jaxopt_lab.launch.population import Population  # after the devices are set
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse(BenchArgs, argv)
+        for name in ("num_seeds", "total_timesteps", "repeats"):
+            at_least(1)(name, getattr(args, name))
+        set_cpu_devices(args.cpu_devices)
+        from jaxopt_lab.rl import ALGORITHMS  # after the devices are set
 
-    config = canonical_config(args.total_timesteps)
+        for algo in args.algos:
+            check_choice("algos", algo, [a for a in ALGORITHMS if a != "lpo"])
+        config = canonical_config(args.total_timesteps)
+    except ValueError as error:
+        fail(str(error))
+    from jaxopt_lab.launch.population import Population
+
     steps = args.num_seeds * config.num_updates * config.batch_size
     single = Population(config, args.num_seeds, chunk=config.num_updates)
     chunked = Population(config, args.num_seeds)
@@ -91,6 +106,7 @@ def main() -> None:
     if args.algos:
         print(algorithm_table(config, args.algos, args.num_seeds, args.repeats))
     print(learning_flop_rate(config, args.num_seeds))
+    return 0
 
 
 def time_algorithm(config, num_seeds: int, repeats: int) -> dict[str, float]:
@@ -176,4 +192,4 @@ def learning_flop_rate(config, num_seeds: int) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

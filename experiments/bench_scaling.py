@@ -16,10 +16,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import tyro
+from jaxopt_lab.console import entry_point, fail, parse
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ScalingArgs:
     devices: tuple[int, ...] = (len(os.sched_getaffinity(0)), 8)
     """Host device counts, each measured in its own process (ignored on accelerators)."""
     env: str = "CartPole-v1"
+    """Environment of the canonical config (a gymnax id or brax/<name>)."""
     worker: bool = False
     """Internal: measure in this process (its device count already set)."""
 
@@ -61,11 +63,34 @@ def worker(args: ScalingArgs) -> None:
         print(json.dumps(row), flush=True)
 
 
-def main() -> None:
-    args = tyro.cli(ScalingArgs)
+def check(args: ScalingArgs) -> ScalingArgs:
+    """``ValueError`` naming the first bad flag."""
+    from jaxopt_lab.distributed import MAX_CPU_DEVICES
+    from jaxopt_lab.envs import validate_env_name
+    from jaxopt_lab.fields import at_least
+
+    for name in ("runs", "devices"):
+        if not getattr(args, name):
+            raise ValueError(f"{name}: got none; give at least one")
+    for runs in args.runs:
+        at_least(1)("runs", runs)
+    for count in args.devices:
+        if not 1 <= count <= MAX_CPU_DEVICES:
+            raise ValueError(f"devices: got {count}; must be in [1, {MAX_CPU_DEVICES}]")
+    at_least(1)("updates", args.updates)
+    validate_env_name(args.env)
+    return args
+
+
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = check(parse(ScalingArgs, argv))
+    except ValueError as error:
+        fail(str(error))
     if args.worker:
         worker(args)
-        return
+        return 0
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, env {args.env}")
     print("| devices | runs | aggregate env steps/s | per run | compile s |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -80,7 +105,8 @@ def main() -> None:
             print(f"| {row['devices']} {row['kind']} | {row['runs']} | "
                   f"{row['steps_per_second']:,.0f} | {row['steps_per_second'] / row['runs']:,.0f} "
                   f"| {row['compile_seconds']:.1f} |", flush=True)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

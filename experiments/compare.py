@@ -15,33 +15,43 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.distributed import start_processes
+from jaxopt_lab.console import entry_point, fail, parse
+from jaxopt_lab.distributed import set_cpu_devices, start_processes
 
-start_processes(sys.argv[1:])  # the CPU devices, before gymnax (imported below) starts JAX
-from jaxopt_lab.launch.cli import fail, parse_overrides  # noqa: E402
-from jaxopt_lab.launch.compare import (  # noqa: E402
+try:
+    start_processes(sys.argv[1:])  # the CPU devices, before gymnax (imported below) starts JAX
+except ValueError as error:
+    fail(str(error))
+from jaxopt_lab.fields import rng_seed
+from jaxopt_lab.launch.cli import parse_overrides
+from jaxopt_lab.launch.compare import (
     format_table,
     run_comparison,
     validate_comparison,
 )
-from jaxopt_lab.rl import ALGORITHMS, TrainConfig, config_for  # noqa: E402
-from jaxopt_lab.rl.config import algorithm_class  # noqa: E402
+from jaxopt_lab.rl import ALGORITHMS, TrainConfig, config_for
+from jaxopt_lab.rl.config import algorithm_class
 
 
 @dataclass(frozen=True)
 class CompareArgs:
-    """Train every algorithm on every environment over ``num_seeds`` seeds."""
+    """Train every algorithm on every environment over --num-seeds seeds."""
 
-    algos: tuple[str, ...] = tuple(algo for algo in ALGORITHMS if algo != "lpo")
-    """Algorithms to compare (lpo needs --drift-file)."""
+    algos: Annotated[
+        tuple[str, ...],
+        tyro.conf.arg(
+            help=f"Algorithms to compare, any of {', '.join(ALGORITHMS)} (lpo needs --drift-file)."
+        ),
+    ] = tuple(algo for algo in ALGORITHMS if algo != "lpo")
     drift_file: str | None = None
     """Learned drift file (mean.npz of experiments/lpo_meta.py): adds lpo to the algorithms."""
     envs: tuple[str, ...] = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "brax/inverted_pendulum")
-    """Environments (gymnax ids or brax/<name>)."""
+    """Environments: gymnax ids or brax/<name> (experiments/train.py --help lists them)."""
     num_seeds: int = 8
     """Seeds per (algorithm, environment), trained together in one vmapped program."""
     seed: int = 0
@@ -81,10 +91,13 @@ def build_configs(args: CompareArgs) -> list[TrainConfig]:
     return configs
 
 
+@entry_point
 def main(argv: Sequence[str] | None = None) -> int:
-    args = tyro.cli(CompareArgs, args=argv)
-    out = args.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
+        args = parse(CompareArgs, argv)
+        set_cpu_devices(args.cpu_devices)  # checks it (the devices are set when imported)
+        rng_seed("seed", args.seed)
+        out = args.out if args.out is not None else time.strftime("runs/compare-%Y%m%d-%H%M%S")
         configs = build_configs(args)
         path = validate_comparison(configs, args.num_seeds, out)
     except ValueError as error:

@@ -10,22 +10,21 @@ loss_shape.png (learned vs DPO vs DiscoPOP) and summary.json (fitness curve, hel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.launch.cli import fail
+from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta import ESConfig
 from jaxopt_lab.meta.pref_loss import dpo_init, family_value
 from jaxopt_lab.objectives import discopop_loss
-from jaxopt_lab.pref.discovery import DiscoveryConfig, discovery_record, run_discovery
+from jaxopt_lab.pref.discovery import DiscoveryConfig, run_discovery, validate_discovery
 from jaxopt_lab.pref.report import plot_fitness_curve, plot_loss_shapes
-from jaxopt_lab.rundir import check_out_dir
 
 matplotlib.use("Agg")
 
@@ -43,17 +42,16 @@ class DiscoverArgs:
     held_out_seeds: int = 3
     """Fresh data seeds on which DPO, DiscoPOP and the discovered loss are scored at the end."""
     progress: bool = True
+    """Show a progress bar over the generations."""
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     es: ESConfig = DEFAULT_ES
 
 
-def main() -> int:
-    args = tyro.cli(DiscoverArgs)
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args.discovery.validate()
-        args.es.validate()
-        record = discovery_record(args.discovery, args.es, args.held_out_seeds)
-        out = check_out_dir(args.out, config=record)
+        args = parse(DiscoverArgs, argv)
+        _, out = validate_discovery(args.discovery, args.es, args.out, args.held_out_seeds)
     except ValueError as error:
         fail(str(error))
     summary = run_discovery(args.discovery, args.es, out, args.held_out_seeds, args.progress)

@@ -9,15 +9,16 @@ run's devices are set up as they were (a checkpoint's layout depends on their co
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices
+from jaxopt_lab.fields import optional, rng_seed
 
 
 @dataclass(frozen=True)
@@ -36,19 +37,27 @@ def recorded_device_count(run: Path) -> int | None:
         return None
 
 
-def main() -> int:
-    args = tyro.cli(EvaluateArgs)
-    run = Path(args.run)
-    set_cpu_devices(recorded_device_count(run))
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse(EvaluateArgs, argv)
+        run = Path(args.run)
+        if not str(args.run).strip():
+            raise ValueError("run: got an empty path; name a run directory of train.py")
+        optional(rng_seed)("seed", args.seed)
+        set_cpu_devices(recorded_device_count(run))
+    except ValueError as error:
+        fail(str(error))
     # Imported once the devices are set: importing gymnax starts the XLA backend.
     from jaxopt_lab.analysis import summarize_returns
     from jaxopt_lab.launch.reload import reevaluate
 
     if not (run / "config.json").is_file() or not (run / "checkpoints").is_dir():
-        print(f"error: run: {run} is not a run directory with config.json and checkpoints/",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    returns, step = reevaluate(run, args.seed)
+        fail(f"run: {run} is not a run directory with config.json and checkpoints/")
+    try:
+        returns, step = reevaluate(run, args.seed)
+    except (ValueError, FileNotFoundError) as error:
+        fail(str(error))
     print(f"checkpoint after update {step}: final_return per run {np.round(returns, 2).tolist()}")
     print(f"IQM {summarize_returns(returns)['iqm']:.2f}")
     summary_path = run / "summary.json"

@@ -14,15 +14,15 @@ fitness curves, wall time per generation and inner env steps per second.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import tyro
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
-from jaxopt_lab.launch.cli import fail
+from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train, setting_record
 from jaxopt_lab.rundir import check_out_dir
 
@@ -35,18 +35,24 @@ class LPOArgs:
     """cpu: CartPole-v1 at a small budget; ta-cpu: temporally-aware LPO over four CartPole-v1
     tasks (learning rates x pole lengths); ant: the paper's brax Ant setting (for a GPU)."""
     num_generations: int | None = None
+    """Generations of the ES search (default: the setting's)."""
     population_size: int | None = None
+    """Drifts per generation, an even number (default: the setting's)."""
     total_timesteps: int | None = None
     """Inner training budget per run (default: the setting's)."""
     num_envs: int | None = None
+    """Parallel environments of each inner run (default: the setting's)."""
     num_seeds: int | None = None
     """Inner training seeds per population member (default: the setting's)."""
     ppo_init: bool | None = None
     """Search relu(PPO drift + f_phi - 1e-4) instead of relu(f_phi - 1e-4) (default: the
     setting's; ta-cpu's is on)."""
     seed: int = 0
+    """Seed of the search (its start and every generation's noise and inner runs)."""
     checkpoint_every: int | None = None
+    """Generations between checkpoints (default: the setting's)."""
     progress: bool = True
+    """Show a progress bar over the generations."""
 
 
 def build_setting(args: LPOArgs) -> LPOSetting:
@@ -68,10 +74,11 @@ def build_setting(args: LPOArgs) -> LPOSetting:
     return setting.validate()
 
 
-def main() -> int:
-    args = tyro.cli(LPOArgs)
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        setting = build_setting(args)
+        args = parse(LPOArgs, argv)
+        setting = build_setting(args).check_memory()
         check_out_dir(args.out, config=setting_record(setting))
     except ValueError as error:
         fail(str(error))

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import jax
 import numpy as np
@@ -28,8 +29,8 @@ from matplotlib import pyplot as plt
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
 from jaxopt_lab.analysis.sweeps import plot_sweep, sweep_table
-from jaxopt_lab.fields import check_choice, positive
-from jaxopt_lab.launch.cli import fail
+from jaxopt_lab.console import entry_point, fail, parse
+from jaxopt_lab.fields import at_least, check_choice, positive, rng_seed
 from jaxopt_lab.launch.experiment import Experiment, run_experiment
 from jaxopt_lab.launch.lr_sweep import make_regression_task, regression_sweep
 from jaxopt_lab.rl import TrainConfig, config_for
@@ -45,17 +46,23 @@ PROBLEMS = ("regression", "ppo")
 class SweepArgs:
     out: str = "runs/optimizers"
     """Output directory (refused if it already holds a finished sweep)."""
-    optimizers: tuple[str, ...] = tuple(o for o in OPTIMIZERS if o != "rmsprop")
-    """Optimizers to sweep (names of --optimizer in experiments/train.py)."""
+    optimizers: Annotated[
+        tuple[str, ...], tyro.conf.arg(help=f"Optimizers to sweep, any of {', '.join(OPTIMIZERS)}.")
+    ] = tuple(o for o in OPTIMIZERS if o != "rmsprop")
     lr_factors: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     """Learning rates, as multiples of each optimizer's default."""
     num_seeds: int = 4
+    """Seeds per (optimizer, learning rate)."""
     seed: int = 0
+    """Experiment seed (the regression task's and every run's keys derive from it)."""
     problems: tuple[str, ...] = PROBLEMS
+    """Problems to sweep: regression (a teacher-student MLP) and ppo (CartPole-v1)."""
     regression_lr: float = 3e-3
     """Adam's default learning rate on the regression (others: times LR_SCALE)."""
     regression_steps: int = 1000
+    """Optimizer steps per regression run."""
     regression_log_every: int = 50
+    """Steps between points of the regression's loss curves (a divisor of the steps)."""
     ppo_timesteps: int = 50_000
     """Environment steps per PPO run (CartPole-v1, the canonical preset otherwise)."""
 
@@ -66,12 +73,15 @@ class SweepArgs:
             check_choice("problems", name, PROBLEMS)
         if not self.optimizers or not self.problems or not self.lr_factors:
             raise ValueError("optimizers, problems and lr_factors need at least one value each")
-        for factor in self.lr_factors:
-            positive("lr_factors", factor)
+        positive("lr_factors", np.asarray(self.lr_factors))
         for name in ("num_seeds", "regression_steps", "regression_log_every", "ppo_timesteps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: got {getattr(self, name)}; must be >= 1")
+            at_least(1)(name, getattr(self, name))
+        rng_seed("seed", self.seed)
+        rng_seed("seed", self.seed + 1)  # the regression task's
         positive("regression_lr", self.regression_lr)
+        for name in self.optimizers:  # the learning rates themselves, as float32 (or inf)
+            lrs = self.regression_lr * LR_SCALE[name] * np.asarray(self.lr_factors)
+            positive("lr_factors", np.where(lrs > np.finfo(np.float32).max, np.inf, lrs))
         if self.regression_steps % self.regression_log_every:
             raise ValueError(
                 f"regression_log_every: {self.regression_log_every} does not divide "
@@ -186,10 +196,11 @@ def markdown_table(results: pd.DataFrame, value: str, digits: int) -> str:
     return "\n".join(lines)
 
 
+@entry_point
 def main(argv: Sequence[str] | None = None) -> int:
-    args = tyro.cli(SweepArgs, args=argv)
     try:
-        out = check_out_dir(args.validate().out)
+        args = parse(SweepArgs, argv).validate()
+        out = check_out_dir(args.out)
     except ValueError as error:
         fail(str(error))
     plt.switch_backend("Agg")

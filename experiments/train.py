@@ -12,19 +12,22 @@ processes (hosts) train one population with --coordinator-address HOST:PORT --nu
 """
 
 import sys
+from collections.abc import Sequence
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.console import entry_point, fail
 from jaxopt_lab.distributed import start_processes
 
 
-def main() -> int:
+@entry_point
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        start_processes(sys.argv[1:])
+        start_processes(argv)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        fail(str(error))
     # Imported once the processes have joined: importing gymnax starts the XLA backend.
-    from jaxopt_lab.launch.cli import fail, parse_train_args
+    from jaxopt_lab.launch.cli import parse_train_args
     from jaxopt_lab.launch.experiment import (
         Experiment,
         format_summary,
@@ -34,7 +37,7 @@ def main() -> int:
     from jaxopt_lab.launch.loggers import check_logger
 
     try:
-        config, options = parse_train_args()
+        config, options = parse_train_args(argv)
         experiment = Experiment(
             config, options.num_seeds, options.seed, options.sweep, options.sweep_mode
         )

@@ -25,7 +25,7 @@ BRAX_PREFIX = "brax/"
 
 def brax_env_names() -> list[str]:
     """``brax/<name>`` for every environment brax registers."""
-    from brax import envs as brax_envs
+    from jaxopt_lab.envs.brax_env import brax_envs
 
     return sorted(BRAX_PREFIX + name for name in brax_envs._envs)
 

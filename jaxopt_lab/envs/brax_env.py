@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from brax import envs as brax_envs
 
 from jaxopt_lab.envs.core import ActionSpec, Step
 from jaxopt_lab.fields import check_choice
+
+
+def _import_brax_envs() -> Any:
+    """``brax.envs``, without the two lines MuJoCo's MJX prints on stdout when the optional
+    ``warp`` package is absent ("Failed to import warp", "Failed to import mujoco_warp");
+    anything else printed during the import still shows."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        from brax import envs
+    for line in printed.getvalue().splitlines():
+        if not line.startswith(("Failed to import warp:", "Failed to import mujoco_warp:")):
+            print(line)
+    return envs
+
+
+brax_envs = _import_brax_envs()
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
 DEFAULT_BACKEND = "spring"

@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import inspect
+import itertools
 import sys
+import textwrap
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +24,9 @@ from typing import Annotated, Any
 
 import tyro
 
+from jaxopt_lab.console import parse
 from jaxopt_lab.envs import available_envs
+from jaxopt_lab.launch.sweep import parse_literal
 from jaxopt_lab.rl import ALGORITHMS, Algorithm, TrainConfig, config_for
 from jaxopt_lab.rl.config import algorithm_class
 
@@ -67,8 +72,25 @@ def cli_fields(cls: type) -> list[dataclasses.Field]:
 
 
 def _annotated(cls: type, field: dataclasses.Field) -> Any:
+    """The field's type with its help text, and the allowed values of a name."""
     hint = typing.get_type_hints(cls)[field.name]
-    return Annotated[hint, tyro.conf.arg(help=field.metadata.get("doc") or None)]
+    allowed = getattr(field.metadata.get("check"), "allowed", None)
+    doc = field.metadata.get("doc") or ""
+    if allowed is not None:
+        doc += f" (one of {', '.join(allowed() if callable(allowed) else allowed)})"
+    return Annotated[hint, tyro.conf.arg(help=doc or None)]
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of the dataclass ``cls`` (what tyro shows as help; a
+    dataclass made from its fields loses them)."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, after in itertools.pairwise(body):
+        text = getattr(after, "value", None)
+        if isinstance(node, ast.AnnAssign) and isinstance(getattr(text, "value", None), str):
+            docs[node.target.id] = inspect.cleandoc(text.value)
+    return docs
 
 
 def _args_class(algo: type[Algorithm], list_envs: bool) -> type:
@@ -85,8 +107,11 @@ def _args_class(algo: type[Algorithm], list_envs: bool) -> type:
         ]
     env_param = "environment parameter NAME=VALUE (repeatable), e.g. length=0.75 for CartPole"
     specs.append(("env_param", Annotated[tuple[str, ...], tyro.conf.arg(help=env_param)], ()))
-    hints = typing.get_type_hints(RunOptions, include_extras=True)
-    specs += [(f.name, hints[f.name], f.default) for f in dataclasses.fields(RunOptions)]
+    hints, docs = typing.get_type_hints(RunOptions, include_extras=True), field_docs(RunOptions)
+    specs += [
+        (f.name, Annotated[hints[f.name], tyro.conf.arg(help=docs[f.name])], f.default)
+        for f in dataclasses.fields(RunOptions)
+    ]
     fields = [(name, hint, dataclasses.field(default=default)) for name, hint, default in specs]
     return dataclasses.make_dataclass("TrainArgs", fields, frozen=True)
 
@@ -95,10 +120,13 @@ def parse_train_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, Ru
     """Parse ``argv`` into the resolved config and the run options; ``ValueError`` (naming
     the setting) for a bad value or name."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     for flag in ("--env", "--algo", "--optimizer"):
         pre.add_argument(flag)
-    known, _ = pre.parse_known_args(argv)
+    try:
+        known, _ = pre.parse_known_args(argv)
+    except argparse.ArgumentError:  # a flag without its value: the full parse names it
+        known = argparse.Namespace(env=None, algo=None, optimizer=None)
     env, algo = known.env or "CartPole-v1", known.algo or "ppo"
     chosen = {"optimizer": known.optimizer} if known.optimizer else {}
     preset = _preset_values(env, algo, chosen)
@@ -106,7 +134,7 @@ def parse_train_args(argv: Sequence[str] | None = None) -> tuple[TrainConfig, Ru
     args_cls = _args_class(algo_cls, list_envs=bool({"-h", "--help"} & set(argv)))
     defaults = {f.name: f.default for f in dataclasses.fields(args_cls)}
     defaults.update({k: v for k, v in preset.items() if k in defaults}, env=env, algo=algo)
-    parsed = tyro.cli(args_cls, args=argv, default=args_cls(**defaults))
+    parsed = parse(args_cls, argv, default=args_cls(**defaults))
     names = [f.name for c in (TrainConfig, algo_cls) for f in cli_fields(c) if f.name not in HIDDEN]
     overrides = {n: getattr(parsed, n) for n in names if getattr(parsed, n) != preset.get(n)}
     config = config_for(
@@ -137,10 +165,9 @@ def parse_env_params(pairs: Sequence[str]) -> dict[str, Any]:
         name, sep, text = pair.partition("=")
         if not sep or not name:
             raise ValueError(f"env_param: expected NAME=VALUE, got {pair!r}")
-        try:
-            params[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise ValueError(f"env_param: {name}: {text!r} is not a number") from None
+        params[name] = parse_literal(text)
+        if isinstance(params[name], str):
+            raise ValueError(f"env_param: {name}: {text!r} is not a number")
     return params
 
 
@@ -172,10 +199,7 @@ def parse_overrides(
 
 
 def _typed(name: str, text: str, default: Any) -> Any:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = text
+    value = parse_literal(text)
     if type(default) is int and isinstance(value, float) and value.is_integer():
         value = int(value)
     elif type(default) is float and type(value) is int:
@@ -183,9 +207,3 @@ def _typed(name: str, text: str, default: Any) -> Any:
     if default is not None and type(value) is not type(default):
         raise ValueError(f"{name}: expected {type(default).__name__}, got {text!r}")
     return value
-
-
-def fail(message: str) -> None:
-    """One clear error line on stderr and exit code 2 (the usage-error convention)."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
