@@ -19,12 +19,13 @@ import matplotlib
 import numpy as np
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.analysis import plot_fitness_curve
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta import ESConfig
 from jaxopt_lab.meta.pref_loss import dpo_init, family_value
 from jaxopt_lab.objectives import discopop_loss
 from jaxopt_lab.pref.discovery import DiscoveryConfig, run_discovery, validate_discovery
-from jaxopt_lab.pref.report import plot_fitness_curve, plot_loss_shapes
+from jaxopt_lab.pref.report import plot_loss_shapes
 
 matplotlib.use("Agg")
 
@@ -56,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(str(error))
     summary = run_discovery(args.discovery, args.es, out, args.held_out_seeds, args.progress)
     fitness = summary["fitness"]
-    plot_fitness_curve(fitness).savefig(out / "fitness.png", dpi=120)
+    plot_fitness_curve(fitness, "fitness: mean_lambda max_beta (R - lambda KL)").savefig(
+        out / "fitness.png", dpi=120
+    )
     x = np.linspace(-4, 4, 401)
     zero = jnp.zeros_like(x)
     shapes = {

@@ -7,8 +7,9 @@ python experiments/train.py --algo lpo --drift-file runs/lpo-cartpole/mean.npz
 
 Re-running the same command with the same ``--out`` resumes from the last checkpoint (another
 setting there is refused). The run directory (kind ``es``) holds ``mean.npz`` (the learned
-drift), ``metrics.parquet`` (every member's fitness per generation) and ``summary.json``: the
-fitness curves, wall time per generation and inner env steps per second.
+drift), ``metrics.parquet`` (every member's fitness per generation), ``fitness.png`` (its
+curve) and ``summary.json``: the fitness curves, wall time per generation and inner env steps
+per second.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+from jaxopt_lab.analysis import plot_fitness_curve
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train, setting_record
 from jaxopt_lab.rundir import check_out_dir
@@ -83,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         fail(str(error))
     summary = meta_train(setting, args.out, args.progress)
+    run = Path(summary["run_dir"])
+    ylabel = "fitness: mean final return of the inner runs"
+    plot_fitness_curve(summary["result"].fitness, ylabel).savefig(run / "fitness.png", dpi=120)
     curve = np.asarray(summary["fitness_mean"])
     print(
         f"LPO on {summary['env']}: {summary['num_generations']} generations x "
@@ -93,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  {summary['seconds_per_generation']:.1f} s/generation, "
         f"{summary['inner_steps_per_second']:,.0f} inner env steps/s "
         f"(compile {summary['compile_seconds']:.1f} s)\n"
-        f"  learned drift: {Path(summary['run_dir']) / 'mean.npz'}"
+        f"  learned drift: {run / 'mean.npz'}, fitness curve: {run / 'fitness.png'}"
     )
     return 0 if summary["status"] == "ok" else 1
 

@@ -368,6 +368,7 @@ def test_meta_script_writes_a_loadable_drift(meta_run):
     assert len(summary["fitness_mean"]) == 3 and summary["population_size"] == 4
     assert summary["inner_steps_per_second"] > 0
     assert load_drift_params(meta_run / "mean.npz").weights["out"].shape == (128, 1)
+    assert (meta_run / "fitness.png").stat().st_size > 0
 
 
 def test_scripts_refuse_bad_input(tmp_path):

@@ -19,7 +19,12 @@ from jaxopt_lab.analysis.aggregate import (
     score_distribution,
     stratified_bootstrap,
 )
-from jaxopt_lab.analysis.plots import learning_curve_band, plot_learning_curves, plot_runs
+from jaxopt_lab.analysis.plots import (
+    learning_curve_band,
+    plot_fitness_curve,
+    plot_learning_curves,
+    plot_runs,
+)
 from jaxopt_lab.analysis.results import Run, load_run, load_runs
 from jaxopt_lab.analysis.stats import bootstrap_ci, iqm, summarize_returns
 
@@ -42,6 +47,7 @@ __all__ = [
     "load_score_matrices",
     "normalize_scores",
     "performance_profile",
+    "plot_fitness_curve",
     "plot_learning_curves",
     "plot_performance_profile",
     "plot_runs",

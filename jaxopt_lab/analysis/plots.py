@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 
 def _seed_columns(seed_col: str | Sequence[str]) -> list[str]:
@@ -148,3 +149,18 @@ def plot_runs(
             ax.lines[-1].set_linestyle("--")
     ax.legend(title=group)
     return ax
+
+
+def plot_fitness_curve(fitness: np.ndarray, ylabel: str = "fitness") -> Figure:
+    """Best, mean and worst population fitness per generation of an evolution-strategies run
+    (``fitness``: generations x members)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    generations = np.arange(len(fitness))
+    ax.fill_between(generations, fitness.min(1), fitness.max(1), alpha=0.2, label="min .. max")
+    ax.plot(generations, fitness.mean(1), label="population mean")
+    ax.plot(generations, fitness.max(1), ls="--", label="best")
+    ax.set_xlabel("generation")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -135,20 +135,3 @@ def plot_loss_shapes(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure
         axis.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def plot_fitness_curve(
-    fitness: np.ndarray, ylabel: str = "fitness: mean_lambda max_beta (R - lambda KL)"
-) -> Figure:
-    """Best, mean and worst population fitness per generation (``fitness``: generations x
-    members)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    generations = np.arange(len(fitness))
-    ax.fill_between(generations, fitness.min(1), fitness.max(1), alpha=0.2, label="min .. max")
-    ax.plot(generations, fitness.mean(1), label="population mean")
-    ax.plot(generations, fitness.max(1), ls="--", label="best")
-    ax.set_xlabel("generation")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
