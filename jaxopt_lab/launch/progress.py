@@ -97,15 +97,16 @@ def train_group(
     num_updates, chunk = population.config.num_updates, population.chunk
     runs = list(population.groups[group])
     steps_per_chunk = len(runs) * chunk * population.config.batch_size
-    clock = [time.perf_counter()]
+    last_chunk_end = time.perf_counter()
 
     def on_chunk(state: RunnerState, done: int, metrics: dict[str, np.ndarray]) -> None:
+        nonlocal last_chunk_end
         for name, values in metrics.items():
             results.metrics[name][runs, done - chunk : done] = values
         now = time.perf_counter()
         if logger is not None:
-            logger.log(metrics, runs, steps_per_chunk / (now - clock[0]))
-        clock[0] = now
+            logger.log(metrics, runs, steps_per_chunk / (now - last_chunk_end))
+        last_chunk_end = now
         bar.update(chunk)
         recent = metrics["episode_return"][:, -1]
         if np.isfinite(recent).any():

@@ -232,8 +232,7 @@ ANT_SETTING = LPOSetting(
 
 
 def _ta_task(learning_rate: float, length: float) -> TrainConfig:
-    return dataclasses.replace(
-        CPU_SETTING.inner,
+    return CPU_SETTING.inner.replace(
         algo=LPO(drift_params=make_drift_params(zero_drift_weights(temporal=True))),
         learning_rate=learning_rate,
         env_params=make_env_params("CartPole-v1", {"length": length}),
