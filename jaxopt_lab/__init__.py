@@ -12,4 +12,8 @@ _FLAG = "xla_cpu_enable_concurrency_optimized_scheduler"
 if _FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --{_FLAG}=false".strip()
 
+from jaxopt_lab.threefry import use_unrolled_threefry  # noqa: E402  (after the flags)
+
+use_unrolled_threefry()  # same random bits, no loop per draw on CPU (jaxopt_lab/threefry.py)
+
 __version__ = "0.1.0"
