@@ -8,10 +8,10 @@ training as chunks with a progress bar (the experiment path) relative to one pro
 same for every algorithm on that environment, each resolved by ``config_for`` like every
 other entry point (its own presets; A2C's changes the rollout to 5 steps, so its row is A2C as
 it is actually run), as time per env step relative to PPO's, measured in the same process.
-Last, one device's learning phase (the critic's and actor's minibatch loop, 8 seeds): its
-FLOPs as XLA counts them in the compiled program, over its time, against a 512x512 float32
-matmul's rate measured in the same run. The population runs sharded over the host's devices
-(``--cpu-devices``, default: its cores).
+Last, the learning phase (the critic's and actor's minibatch loop, 8 seeds), on one device and
+sharded over every host device: its matmul FLOPs over its time, against a 512x512 float32
+matmul's rate (and the trainer's own batched layer matmul) measured in the same run. The
+population runs sharded over the host's devices (``--cpu-devices``, default: its cores).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices
 from jaxopt_lab.fields import at_least, check_choice
@@ -157,10 +157,25 @@ def best_ms(fn, *args, repeats: int = 30) -> float:
     return 1e3 * float(np.median(times))
 
 
+def learn_program(trainer, hp, runner, traj, devices: int):
+    """The compiled learning phase of the population: ``vmap`` on one device, or that
+    ``shard_map``-ped over ``devices`` host devices (as ``Population`` lays runs out)."""
+    from jax.sharding import Mesh, PartitionSpec
+
+    learn = jax.vmap(trainer.learn)
+    if devices > 1:
+        mesh = Mesh(np.asarray(jax.devices()[:devices]), ("runs",))
+        spec = PartitionSpec("runs")
+        learn = jax.shard_map(learn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    return jax.jit(learn).lower(runner, traj, hp).compile()
+
+
 def learning_flop_rate(config, num_seeds: int) -> str:
-    """One device's learning phase: its matmul FLOPs (counted from the network shapes:
-    forward 2 and backward 4 FLOPs per weight per sample, for actor and critic, on every
-    sample of every epoch) over its time, against a 512x512 float32 matmul measured now.
+    """The learning phase (the critic's and actor's minibatch loop over the population): its
+    matmul FLOPs (counted from the network shapes: forward 2 and backward 4 FLOPs per weight
+    per sample, for actor and critic, on every sample of every epoch) over its time, on one
+    device and sharded over every host device, against a 512x512 float32 matmul (XLA spreads
+    it over every core) and the trainer's own batched hidden-layer matmul, measured now.
     XLA's ``cost_analysis`` counts a scan's body once, so it cannot give this count."""
     from jaxopt_lab.launch import broadcast_hparams
     from jaxopt_lab.rl import make_trainer
@@ -170,25 +185,39 @@ def learning_flop_rate(config, num_seeds: int) -> str:
     keys = jax.random.split(jax.random.key(0), num_seeds)
     runner = jax.jit(jax.vmap(trainer.init))(keys, hp)
     runner, traj = jax.jit(jax.vmap(trainer.rollout))(runner, hp)
-    learn = jax.jit(jax.vmap(trainer.learn)).lower(runner, traj, hp).compile()
     weights = sum(
         leaf.size // num_seeds
         for tree in (runner.actor, runner.critic)
         for leaf in jax.tree.leaves(tree)
         if leaf.ndim == 3  # [seeds, in, out] kernels; biases add no matmul work
     )
-    samples = num_seeds * config.update_epochs * config.batch_size
-    flops = 6 * weights * samples
-    learn_ms = best_ms(learn, runner, traj, hp)
-    a = jnp.ones((512, 512), jnp.float32)
-    matmul = jax.jit(lambda x: x @ x).lower(a).compile()
-    peak = 2 * 512**3 / best_ms(matmul, a, repeats=200) * 1e-6
-    rate = flops / learn_ms * 1e-6
-    return (
-        f"learning phase ({num_seeds} seeds, one device): {flops / 1e9:.2f} GFLOP in "
-        f"{learn_ms:.2f} ms = {rate:.0f} GFLOP/s; 512x512 matmul {peak:.0f} GFLOP/s: "
-        f"{100 * rate / peak:.0f}% of it"
+    flops = 6 * weights * num_seeds * config.update_epochs * config.batch_size
+    peak = matmul_rate(jnp.ones((512, 512), jnp.float32), jnp.ones((512, 512), jnp.float32))
+    width = config.hidden_sizes[-1]
+    layer = matmul_rate(
+        jnp.ones((num_seeds, config.minibatch_size, width)), jnp.ones((num_seeds, width, width))
     )
+    lines = [
+        f"learning phase, {num_seeds} seeds: {flops / 1e9:.2f} GFLOP per update; 512x512 "
+        f"matmul {peak:.0f} GFLOP/s, the trainer's [{num_seeds},{config.minibatch_size},{width}]"
+        f"x[{num_seeds},{width},{width}] matmul {layer:.0f} GFLOP/s"
+    ]
+    for devices in dict.fromkeys((1, jax.device_count())):
+        learn = learn_program(trainer, hp, runner, traj, devices)
+        learn_ms = best_ms(learn, runner, traj, hp)
+        rate = flops / learn_ms * 1e-6
+        lines.append(
+            f"  {devices} device(s): {learn_ms:.2f} ms = {rate:.0f} GFLOP/s, "
+            f"{100 * rate / peak:.0f}% of the 512x512 matmul"
+        )
+    return "\n".join(lines)
+
+
+def matmul_rate(a: jax.Array, b: jax.Array) -> float:
+    """GFLOP/s of ``a @ b`` (batched if 3-D), compiled, median of 200 calls."""
+    matmul = jax.jit(jnp.matmul).lower(a, b).compile()
+    flops = 2 * a.size * b.shape[-1]
+    return flops / best_ms(matmul, a, b, repeats=200) * 1e-6
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import tyro
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices, start_processes
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.analysis import plot_fitness_curve
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta import ESConfig

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices
 from jaxopt_lab.fields import optional, rng_seed

@@ -27,7 +27,7 @@ import pandas as pd
 import tyro
 from matplotlib import pyplot as plt
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.analysis.sweeps import plot_sweep, sweep_table
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.fields import at_least, check_choice, positive, rng_seed

@@ -26,7 +26,7 @@ TOTAL_TIMESTEPS = 500_000
 
 def jaxopt_lab_train(total_timesteps: int):
     """``train(key) -> final return`` of this library's PPO (the CartPole-v1 preset)."""
-    import jaxopt_lab  # noqa: F401  (its XLA flags)
+    import jaxopt_lab  # noqa: F401  (its CPU threefry lowering)
     from jaxopt_lab.rl import config_for, make_trainer
 
     config = config_for("CartPole-v1", "ppo", total_timesteps=total_timesteps)

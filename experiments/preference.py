@@ -15,7 +15,7 @@ from typing import Annotated
 
 import tyro
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.objectives import PREFERENCE_LOSSES
 from jaxopt_lab.pref.config import LabConfig

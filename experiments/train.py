@@ -14,7 +14,7 @@ processes (hosts) train one population with --coordinator-address HOST:PORT --nu
 import sys
 from collections.abc import Sequence
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before JAX starts)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.console import entry_point, fail
 from jaxopt_lab.distributed import start_processes
 

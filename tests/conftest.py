@@ -3,7 +3,7 @@
 import matplotlib
 import pytest
 
-import jaxopt_lab  # noqa: F401  (sets the XLA flags before any JAX computation)
+import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 
 matplotlib.use("Agg")
 

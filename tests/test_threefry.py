@@ -40,6 +40,6 @@ def test_draws_compile_without_a_loop():
 def test_counters_broadcast_against_scalar_keys():
     counters = jnp.arange(6, dtype=jnp.uint32)
     out = jax.jit(threefry2x32)(np.uint32(7), np.uint32(9), counters, counters[::-1])
-    singles = [threefry2x32(np.uint32(7), np.uint32(9), c, d)
-               for c, d in zip(counters, counters[::-1], strict=True)]  # fmt: skip
-    np.testing.assert_array_equal(np.stack(out, 1), np.array([[int(a), int(b)] for a, b in singles]))
+    pairs = zip(counters, counters[::-1], strict=True)
+    singles = [[int(x) for x in threefry2x32(np.uint32(7), np.uint32(9), c, d)] for c, d in pairs]
+    np.testing.assert_array_equal(np.stack(out, 1), np.array(singles))
