@@ -3,7 +3,8 @@
 Bad input is one line, ``error: <flag or file>: <what is wrong>``, on stderr and exit code 2
 (:func:`fail`), also for what the command-line parser rejects (:func:`parse`); Ctrl-C is one
 line, ``interrupted``, and exit code 130 (:func:`entry_point`), while the run directory being
-written records status ``interrupted`` (:func:`jaxopt_lab.rundir.run_directory`).
+written records status ``interrupted`` (:func:`jaxopt_lab.rundir.run_directory`). A reader that
+closes the pipe early (``train.py --help | head``) ends the script quietly with exit code 141.
 
 This module imports no JAX: a script may use it before it sets up its devices.
 """
@@ -11,6 +12,8 @@ This module imports no JAX: a script may use it before it sets up its devices.
 from __future__ import annotations
 
 import functools
+import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -19,6 +22,7 @@ import tyro
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 T = TypeVar("T")
 
@@ -30,7 +34,8 @@ def fail(message: str) -> NoReturn:
 
 
 def entry_point(main: Callable[..., int]) -> Callable[..., int]:
-    """``main`` with Ctrl-C answered by one line, ``interrupted``, and exit code 130."""
+    """``main`` with Ctrl-C answered by one line, ``interrupted``, and exit code 130, and a
+    closed output pipe by silence and exit code 141."""
 
     @functools.wraps(main)
     def wrapped(*args: Any, **kwargs: Any) -> int:
@@ -39,8 +44,23 @@ def entry_point(main: Callable[..., int]) -> Callable[..., int]:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr, flush=True)
             return INTERRUPTED
+        except BrokenPipeError:
+            _silence_stdout()
+            return BROKEN_PIPE
 
     return wrapped
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again
+    (the recipe of Python's ``signal`` documentation)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return  # not a file (a test's capture): nothing left to flush to the pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 class _ParseError(Exception):

@@ -358,6 +358,18 @@ def test_help_describes_every_flag(script, monkeypatch, capsys):
     assert not undescribed_flags(text), text
 
 
+def test_help_into_a_closed_pipe_is_quiet_exit_141():
+    """``train.py --help | head``: a reader that has left before the help is written (here
+    ``true``, which reads nothing); no traceback, exit code 141."""
+    script = ROOT / "experiments" / "train.py"
+    command = f"{sys.executable} {script} --help | true"
+    env = {**os.environ, "COLUMNS": "80", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                            text=True, env=env, timeout=120)  # fmt: skip
+    assert "Traceback" not in result.stderr and "Broken pipe" not in result.stderr, result.stderr
+    assert result.returncode == 141, (result.returncode, result.stderr[-2000:])
+
+
 def undescribed_flags(help_text: str) -> list[str]:
     """Flags whose entry in tyro's help is only the flag, its metavar and its default."""
     entries: list[list[str]] = []
