@@ -158,16 +158,14 @@ def best_ms(fn, *args, repeats: int = 30) -> float:
 
 
 def learn_program(trainer, hp, runner, traj, devices: int):
-    """The compiled learning phase of the population: ``vmap`` on one device, or that
-    ``shard_map``-ped over ``devices`` host devices (as ``Population`` lays runs out)."""
-    from jax.sharding import Mesh, PartitionSpec
+    """The compiled learning phase of the population over the first ``devices`` devices,
+    laid out as ``Population`` lays runs out."""
+    from jax.sharding import Mesh
 
-    learn = jax.vmap(trainer.learn)
-    if devices > 1:
-        mesh = Mesh(np.asarray(jax.devices()[:devices]), ("runs",))
-        spec = PartitionSpec("runs")
-        learn = jax.shard_map(learn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
-    return jax.jit(learn).lower(runner, traj, hp).compile()
+    from jaxopt_lab.launch.population import RUNS, shard_runs
+
+    mesh = Mesh(np.asarray(jax.devices()[:devices]), (RUNS,))
+    return shard_runs(trainer.learn, mesh).lower(runner, traj, hp).compile()
 
 
 def learning_flop_rate(config, num_seeds: int) -> str:

@@ -105,21 +105,10 @@ class Population:
 
     def _programs(self) -> None:
         trainer, chunk = self.trainer, self.chunk
-
-        def sharded(fn: Callable) -> Callable:
-            # Runs are independent: each device vmaps over its own; nothing is replicated, so
-            # the replication check (which would need every scan carry marked per-device) is
-            # off.
-            spec = PartitionSpec(RUNS)
-            mapped = jax.shard_map(
-                jax.vmap(fn), mesh=self.mesh, in_specs=spec, out_specs=spec, check_vma=False
-            )
-            return jax.jit(mapped)
-
         self._jitted = {
-            "init": sharded(trainer.init),
-            "run": sharded(lambda state, hp: trainer.run(state, hp, chunk)),
-            "evaluate": sharded(trainer.evaluate),
+            "init": shard_runs(trainer.init, self.mesh),
+            "run": shard_runs(lambda state, hp: trainer.run(state, hp, chunk), self.mesh),
+            "evaluate": shard_runs(trainer.evaluate, self.mesh),
         }
         self._init, self._run, self._evaluate = self._jitted.values()
         self._inputs_cache: dict[int, tuple] = {}
@@ -206,6 +195,15 @@ class Population:
         """Drop the padding runs of a group from host arrays with a leading run axis."""
         count = len(self.groups[group])
         return jax.tree.map(lambda x: x[:count], values)
+
+
+def shard_runs(fn: Callable, mesh: Mesh) -> Callable:
+    """``jit`` of ``fn`` vmapped over a leading run axis laid out over ``mesh``'s ``runs``
+    axis: each device vmaps over its own runs. Nothing is replicated, so the replication
+    check (which would need every scan carry marked per-device) is off."""
+    spec = PartitionSpec(RUNS)
+    mapped = jax.shard_map(jax.vmap(fn), mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    return jax.jit(mapped)
 
 
 def to_host(tree: Any) -> Any:
