@@ -10,7 +10,9 @@ The peer is installed into its own virtual environment (``--venv``, created when
 Modes: ``one device`` (``jit(vmap(train))``, each system's per-run efficiency) and
 ``N devices`` (the same ``shard_map`` of that over N host devices for both systems). The last
 table line compares what each library does with 8 seeds as shipped: this library shards a
-population over the host's devices (``Population``), rejax leaves it to ``jit(vmap)``.
+population over the host's devices (``Population``), rejax leaves it to ``jit(vmap)``. Each
+round also times ``peer_harness.py ceiling``, the learning phase's matrix products alone on one
+device: the last line says how far either library is from what those products cost.
 """
 
 from __future__ import annotations
@@ -84,12 +86,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             for system, python in pythons.items():
                 row = measure(python, system, args.num_seeds, devices)
                 results.setdefault((system, devices), []).append(row)
-                print(f"round {round_index} {system:10s} {devices} device(s): "
-                      f"{row['steps_per_second']:>9,.0f} steps/s, compile "
-                      f"{row['compile_seconds']:.2f} s, returns {row['final_return']}",
-                      flush=True)  # fmt: skip
+                report(round_index, row)
+        row = measure(pythons["jaxopt_lab"], "ceiling", args.num_seeds, 1)
+        results.setdefault(("ceiling", 1), []).append(row)
+        report(round_index, row)
     print(summary_table(results, args.devices))
+    print(ceiling_line(results))
     return 0
+
+
+def report(round_index: int, row: dict) -> None:
+    print(f"round {round_index} {row['system']:10s} {row['devices']} device(s): "
+          f"{row['steps_per_second']:>9,.0f} steps/s, compile "
+          f"{row['compile_seconds']:.2f} s, returns {row['final_return']}",
+          flush=True)  # fmt: skip
 
 
 def median(rows: list[dict], key: str) -> float:
@@ -113,6 +123,20 @@ def summary_table(results: dict, devices: int) -> str:
         ca, cb = median(a, "compile_seconds"), median(b, "compile_seconds")
         lines.append(f"| {label} | {sa:,.0f} | {sb:,.0f} | {sa / sb:.2f} | {ca:.1f} / {cb:.1f} |")
     return "\n".join(lines)
+
+
+def ceiling_line(results: dict) -> str:
+    """The one-device matmul ceiling (``peer_harness.ceiling_train``) and each system's share."""
+    ceiling = median(results[("ceiling", 1)], "steps_per_second")
+    shares = ", ".join(
+        f"{system} {median(results[(system, 1)], 'steps_per_second') / ceiling:.0%}"
+        for system in ("jaxopt_lab", "rejax")
+    )
+    rejax = median(results[("rejax", 1)], "steps_per_second")
+    return (
+        "matmul ceiling, one device (the learning phase's matrix products alone): "
+        f"{ceiling:,.0f} env steps/s = {ceiling / rejax:.2f}x rejax; share of it: {shares}"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ time (timed), called once to warm up and once more, timed. Prints one JSON line.
 
     python experiments/peer_harness.py jaxopt_lab --num-seeds 8
     <rejax venv>/bin/python experiments/peer_harness.py rejax --num-seeds 8 --devices 2
+    python experiments/peer_harness.py ceiling   # the learning phase's matmuls alone
 
 It imports nothing of the project at module level, so it runs in a peer's own virtual
 environment (``experiments/bench_peers.py`` creates it and alternates the systems).
@@ -15,10 +16,12 @@ Config: 4 envs x 128 steps, 4 epochs x 4 minibatches, 5e5 steps per seed, lr 2.5
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 TOTAL_TIMESTEPS = 500_000
@@ -71,7 +74,48 @@ def rejax_train(total_timesteps: int):
     return train
 
 
-SYSTEMS = {"jaxopt_lab": jaxopt_lab_train, "rejax": rejax_train}
+def product(a: jax.Array, b: jax.Array, contracting: tuple) -> jax.Array:
+    """A 2-D ``dot_general`` contracting ``contracting = (lhs axes, rhs axes)``."""
+    return jax.lax.dot_general(a, b, (contracting, ((), ())))
+
+
+def ceiling_train(total_timesteps: int):
+    """``train(key)`` doing only the learning phase's matrix products of the canonical config:
+    per minibatch of 128, for the actor (4-64-64-2) and the critic (4-64-64-1), the forward
+    products, the input gradients of the two upper layers and the three weight gradients, in
+    the shapes and contractions of JAX's autodiff, on zeros (no data-dependent speed), each
+    network's products chained through its weights. No environment, rollout, GAE, activation,
+    loss or optimizer: its env steps/s are a ceiling for any implementation of the config that
+    computes these products with the kernels XLA picks for them on this machine."""
+    steps = total_timesteps // (4 * 128) * 4 * 4  # updates x epochs x minibatches
+    widths = ((4, 64, 64, 2), (4, 64, 64, 1))
+
+    def minibatch_step(weights: tuple, x: jax.Array) -> tuple:
+        stepped = []
+        for w1, w2, w3 in weights:
+            h1 = product(x, w1, ((1,), (0,)))
+            h2 = product(h1, w2, ((1,), (0,)))
+            out = product(h2, w3, ((1,), (0,)))
+            d2 = product(out, w3, ((1,), (1,)))
+            d1 = product(d2, w2, ((1,), (1,)))
+            grads = (d1, x), (d2, h1), (out, h2)  # autodiff's order: cotangent first, then .T
+            stepped.append(tuple(product(d, a, ((0,), (0,))).T for d, a in grads))
+        return tuple(stepped)
+
+    def train(key: jax.Array) -> jax.Array:
+        key_bits = jax.random.key_data(key)[0].astype(np.float32)
+        zero = jax.lax.optimization_barrier(key_bits * 0.0)  # a zero XLA cannot fold away
+        weights = tuple(
+            tuple(jnp.full(shape, zero) for shape in itertools.pairwise(sizes)) for sizes in widths
+        )
+        x = jnp.full((128, 4), zero)
+        weights = jax.lax.fori_loop(0, steps, lambda _, w: minibatch_step(w, x), weights)
+        return sum(w.sum() for layers in weights for w in layers)
+
+    return train
+
+
+SYSTEMS = {"jaxopt_lab": jaxopt_lab_train, "rejax": rejax_train, "ceiling": ceiling_train}
 
 
 def batched(train, devices: int):
