@@ -152,6 +152,7 @@ ROWS = [
     ("preference", ["--figure", "/proc/frontier.png"], "figure: /proc/frontier.png is not"),
     ("preference", ["--figure", ""], "figure: got an empty path"),
     ("preference", ["--out", "{F}/afile"], "afile exists and is not a directory"),
+    ("preference", ["--num-seeds", "1000000"], "preference sweep: 56,000,000 runs at once"),
     # discover_loss.py
     ("discover_loss", ["--discovery.kl-prices", "inf"], "kl_prices: got inf"),
     ("discover_loss", ["--discovery.betas", "nan"], "betas: got nan"),
@@ -163,6 +164,7 @@ ROWS = [
     ("discover_loss", ["--es.seed", "-1"], "seed: got -1"),
     ("discover_loss", ["--es.fitness-shaping", "x"], "fitness_shaping: unknown value 'x'"),
     ("discover_loss", ["--held-out-seeds", "0"], "held_out_seeds: got 0"),
+    ("discover_loss", ["--discovery.num-data-seeds", "1000000"], "generation: 48,000,000"),
     ("discover_loss", ["--out", "{F}/afile"], "afile exists and is not a directory"),
     ("discover_loss", ["--out", "{F}/finished"], "finished already holds a finished run"),
     ("discover_loss", ["--out", "{F}/es-killed"], "unfinished run of another config"),

@@ -184,3 +184,17 @@ def test_frontier_cli_rejects_bad_input_before_writing(
     assert err.startswith("error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_run_memory_estimate_covers_xlas_own_analysis(labs):
+    """``LabConfig.run_bytes`` (what preference.py and discover_loss.py check before they
+    compile) is above what XLA's memory analysis of a compiled sweep gives per run, and within
+    3x of it: it refuses what cannot fit, not what can."""
+    lab, train_keys = labs
+    runs = 4
+    hparams = make_hparams(np.linspace(0.1, 1.0, runs), 1e-3, 0)
+    keys = jnp.broadcast_to(train_keys[:, None], (2, runs))
+    sweep = make_sweep(TINY, [registry_loss("sigmoid")])
+    memory = sweep.lower(keys, hparams, lab).compile().memory_analysis()
+    per_run = (memory.temp_size_in_bytes + memory.output_size_in_bytes) / (2 * runs)
+    assert per_run <= TINY.run_bytes() <= 3 * per_run

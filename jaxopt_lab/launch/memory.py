@@ -121,11 +121,24 @@ def plan_memory(
 def check_fits(config: TrainConfig, num_runs: int, available: int | None = None) -> None:
     """``ValueError`` unless ``num_runs`` runs of ``config`` fit in the devices' memory at
     once: for programs that cannot run in groups (a meta-training generation)."""
-    per_run = run_bytes(config)
+    check_runs_fit("population", num_runs, run_bytes(config), available=available)
+
+
+def check_runs_fit(
+    what: str,
+    num_runs: int,
+    per_run: int,
+    shared: int = 0,
+    available: int | None = None,
+) -> None:
+    """``ValueError`` naming ``what`` unless ``num_runs`` runs of ``per_run`` bytes each, plus
+    ``shared`` bytes, fit at once in the usable memory of this machine's devices."""
     usable = int(USABLE * (available_bytes(jax.devices()) if available is None else available))
-    if per_run * num_runs > usable:
+    need = per_run * num_runs + shared
+    if need > usable:
+        extra = f" + ~{shared / GIB:,.2f} GiB shared" if shared else ""
         raise ValueError(
-            f"population: {num_runs:,} runs at once x ~{per_run / 2**20:,.1f} MiB need "
-            f"~{per_run * num_runs / GIB:,.1f} GiB and only {usable / GIB:,.2f} GiB is usable: "
+            f"{what}: {num_runs:,} runs at once x ~{per_run / 2**20:,.1f} MiB{extra} need "
+            f"~{need / GIB:,.1f} GiB and only {usable / GIB:,.2f} GiB is usable: "
             "train fewer runs at once"
         )

@@ -108,6 +108,37 @@ class LabConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def num_params(self) -> int:
+        """Parameters of the policy: prompt and token embeddings, position, two dense layers."""
+        v, h, length = self.vocab_size, self.hidden, self.completion_length
+        return self.prompt_length * v * h + length * v * h + length * h + h * h + h + h * v + v
+
+    def _sequence_floats(self) -> int:
+        """Float32 activations alive per completion in a forward pass (``[L, H]`` layers and
+        ``[L, V]`` logits)."""
+        return self.completion_length * (4 * self.hidden + 2 * self.vocab_size)
+
+    def run_bytes(self) -> int:
+        """Estimated peak memory of one preference-training run (a sweep holds one per run):
+        parameters, Adam's moments and the gradient, the metrics, and the activations of the
+        larger of a training step (``2 batch_size`` completions, forward and backward) and the
+        evaluation (``eval_prompts x eval_samples`` completions); x2 for XLA's temporaries."""
+        sequences = max(4 * self.batch_size, self.eval_prompts * self.eval_samples)
+        floats = 4 * self.num_params() + 4 * self.num_steps + sequences * self._sequence_floats()
+        return 2 * 4 * floats
+
+    def lab_bytes(self) -> int:
+        """Estimated peak memory of one data seed's lab (shared by its runs): demonstrations,
+        pairs with their reference log-probabilities, evaluation prompts, the reference's
+        parameters and its SFT step's activations; x2 for XLA's temporaries."""
+        tokens = (
+            self.num_demos * (self.prompt_length + self.completion_length)
+            + self.num_pairs * (self.prompt_length + 2 * self.completion_length + 2)
+            + self.eval_prompts * self.prompt_length
+        )
+        sft = 2 * self.sft_batch_size * self._sequence_floats()
+        return 2 * 4 * (tokens + 4 * self.num_params() + sft)
+
 
 def make_hparams(
     beta: float | jax.Array, learning_rate: float | jax.Array, loss_index: int | jax.Array = 0

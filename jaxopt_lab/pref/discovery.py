@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.fields import at_least, positive, rng_seed
+from jaxopt_lab.launch.memory import check_runs_fit
 from jaxopt_lab.meta import ESConfig, evolve
 from jaxopt_lab.meta.es import es_outputs
 from jaxopt_lab.meta.pref_loss import dpo_init, learned_preference_loss, metadata
@@ -121,6 +122,10 @@ def validate_discovery(
     config.validate()
     es.validate()
     at_least(1)("held_out_seeds", held_out_seeds)
+    members = es.eval_batch_size or es.population_size
+    runs = members * len(config.betas) * config.num_data_seeds
+    shared = config.num_data_seeds * config.lab.lab_bytes()
+    check_runs_fit("discovery generation", runs, config.lab.run_bytes(), shared)
     record = discovery_record(config, es, held_out_seeds)
     return record, check_out_dir(out, config=record)
 

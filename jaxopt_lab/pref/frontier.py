@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from jaxopt_lab.fields import at_least, positive, rng_seed
+from jaxopt_lab.launch.memory import check_runs_fit
 from jaxopt_lab.meta.pref_loss import load_learned_loss
 from jaxopt_lab.pref.config import LabConfig, make_hparams
 from jaxopt_lab.pref.data import LabData, build_lab
@@ -82,6 +83,9 @@ def validate_frontier(
     at_least(1)("num_seeds", spec.num_seeds)
     rng_seed("seed", spec.seed)
     positive("learning_rate", spec.learning_rate)
+    runs = spec.num_seeds * len(losses) * len(spec.betas)
+    shared = spec.num_seeds * config.lab_bytes()
+    check_runs_fit("preference sweep", runs, config.run_bytes(), shared)
     default = Path("runs") / f"preference-{time.strftime('%Y%m%d-%H%M%S')}"
     return check_out_dir(out if out is not None else default), labels, losses
 
