@@ -10,8 +10,11 @@ fused elementwise kernel, and XLA also compiles it faster than the loop.
 
 :func:`use_unrolled_threefry` registers :func:`threefry2x32` as the CPU lowering of JAX's
 ``threefry2x32`` primitive (``import jaxopt_lab`` does it). Every key, split and draw gives the
-same bits as before (tests/test_threefry.py checks Random123's known-answer vectors), so
-results do not change, only how fast they come.
+same bits as before (tests/test_threefry.py checks Random123's known-answer vectors). A whole
+program's results usually do not change either, but they may in the last bits: XLA fuses the
+written-out hash with the code around it differently, and so can generate that code's
+floating-point arithmetic differently (TA-LPO's meta-training diverged from generation 6 on;
+the trainer's tables did not move).
 """
 
 from __future__ import annotations
