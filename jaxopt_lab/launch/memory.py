@@ -12,18 +12,15 @@ The host keeps every run's metrics of every update, and must have the memory for
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import jax
 import numpy as np
 
+from jaxopt_lab.device_memory import GIB, check_runs_fit, host_available, usable_bytes
 from jaxopt_lab.rl import TrainConfig, make_trainer
 
 SAFETY = 2.0
-USABLE = 0.7
-"""Fraction of the free memory a population may plan to use."""
-GIB = 2**30
 METRIC_BYTES = 32 * 4
 """Host memory per run and update for its metrics (about 15 float32 values today, room for an
 algorithm's own diagnostics), kept in memory for the whole run."""
@@ -70,33 +67,13 @@ def run_bytes(config: TrainConfig) -> int:
     return int(SAFETY * (tree_bytes(state) + working))
 
 
-def available_bytes(devices: list[jax.Device]) -> int:
-    """Free memory of ``devices``: accelerators' own; the host's for CPU devices (shared)."""
-    if devices[0].platform == "cpu":
-        return _host_available()
-    free = 0
-    for device in devices:
-        stats = device.memory_stats() or {}
-        free += stats.get("bytes_limit", 0) - stats.get("bytes_in_use", 0)
-    return free or _host_available()
-
-
-def _host_available() -> int:
-    try:
-        with open("/proc/meminfo") as file:
-            fields = dict(line.split(":", 1) for line in file)
-        return int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 def plan_memory(
     config: TrainConfig, num_runs: int, num_devices: int, available: int | None = None
 ) -> MemoryPlan:
     """Groups of runs (a multiple of ``num_devices``) that fit; ``ValueError`` naming the
     sizes when not even one run per device does, or when the host cannot hold every run's
     metrics (kept for the whole run)."""
-    host = int(USABLE * (_host_available() if available is None else available))
+    host = usable_bytes(host_available() if available is None else available)
     metrics = num_runs * config.num_updates * METRIC_BYTES
     if metrics > host:
         raise ValueError(
@@ -106,7 +83,7 @@ def plan_memory(
             "(total_timesteps)"
         )
     per_run = run_bytes(config)
-    usable = int(USABLE * (available_bytes(jax.devices()) if available is None else available))
+    usable = usable_bytes(available)
     fit = usable // per_run // num_devices * num_devices
     if fit < num_devices:
         raise ValueError(
@@ -122,23 +99,3 @@ def check_fits(config: TrainConfig, num_runs: int, available: int | None = None)
     """``ValueError`` unless ``num_runs`` runs of ``config`` fit in the devices' memory at
     once: for programs that cannot run in groups (a meta-training generation)."""
     check_runs_fit("population", num_runs, run_bytes(config), available=available)
-
-
-def check_runs_fit(
-    what: str,
-    num_runs: int,
-    per_run: int,
-    shared: int = 0,
-    available: int | None = None,
-) -> None:
-    """``ValueError`` naming ``what`` unless ``num_runs`` runs of ``per_run`` bytes each, plus
-    ``shared`` bytes, fit at once in the usable memory of this machine's devices."""
-    usable = int(USABLE * (available_bytes(jax.devices()) if available is None else available))
-    need = per_run * num_runs + shared
-    if need > usable:
-        extra = f" + ~{shared / GIB:,.2f} GiB shared" if shared else ""
-        raise ValueError(
-            f"{what}: {num_runs:,} runs at once x ~{per_run / 2**20:,.1f} MiB{extra} need "
-            f"~{need / GIB:,.1f} GiB and only {usable / GIB:,.2f} GiB is usable: "
-            "train fewer runs at once"
-        )

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab.device_memory import check_runs_fit
 from jaxopt_lab.fields import at_least, positive, rng_seed
-from jaxopt_lab.launch.memory import check_runs_fit
 from jaxopt_lab.meta import ESConfig, evolve
 from jaxopt_lab.meta.es import es_outputs
 from jaxopt_lab.meta.pref_loss import dpo_init, learned_preference_loss, metadata

@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from jaxopt_lab.device_memory import check_runs_fit
 from jaxopt_lab.fields import at_least, positive, rng_seed
-from jaxopt_lab.launch.memory import check_runs_fit
 from jaxopt_lab.meta.pref_loss import load_learned_loss
 from jaxopt_lab.pref.config import LabConfig, make_hparams
 from jaxopt_lab.pref.data import LabData, build_lab
