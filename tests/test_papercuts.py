@@ -9,7 +9,6 @@ zero, negative, NaN, inf and huge numbers, and for missing, unwritable and wrong
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from experiment_scripts import load_script
 
 from jaxopt_lab._pytree_io import save_pytree
 from jaxopt_lab.checkpoint import checkpoint_manager, save_state
@@ -214,17 +214,6 @@ BASE = {  # what each script's rows add (later flags win): small, and --out insi
 SCRIPTS = sorted({row[0] for row in ROWS})
 
 
-def load(script: str):
-    """``experiments/<script>.py`` as a module (the scripts are not a package)."""
-    name = f"papercuts_{script}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{script}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def zeros_like(leaf) -> jax.Array:
     """A concrete array of the abstract ``leaf`` (fresh PRNG keys for a key array)."""
     if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
@@ -299,7 +288,7 @@ def files(tmp_path_factory) -> Path:
     (root / "es-killed").mkdir()
     write_json(root / "es-killed" / "config.json", {"kind": "es", "config": {"problem": "x"}})
     write_json(root / "es-killed" / "summary.json", {"kind": "es", "status": "running"})
-    lpo_meta = load("lpo_meta")  # a killed run of lpo_meta.py's default setting
+    lpo_meta = load_script("lpo_meta")  # a killed run of lpo_meta.py's default setting
     record = lpo_meta.setting_record(lpo_meta.build_setting(lpo_meta.LPOArgs(out="")))
     shutil.copytree(root / "es-killed", root / "lpo-killed")
     write_json(root / "lpo-killed" / "config.json", {"kind": "es", "config": record})
@@ -337,7 +326,7 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(
     argv = [a.format(F=files, out=work / "run") for a in [*BASE.get(script, []), *argv]]
     before = snapshot(files)
     with pytest.raises(SystemExit) as exit_info:
-        load(script).main(argv)
+        load_script(script).main(argv)
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert exit_info.value.code == 2, err[-2000:]
@@ -353,7 +342,7 @@ def test_help_describes_every_flag(script, monkeypatch, capsys):
     """Every flag has a description, and no reStructuredText markup shows."""
     monkeypatch.setenv("COLUMNS", "80")  # one column of flags
     with pytest.raises(SystemExit) as exit_info:
-        load(script).main(["--help"])
+        load_script(script).main(["--help"])
     text = capsys.readouterr().out
     assert exit_info.value.code == 0
     assert not [mark for mark in ("``", ":mod:", ":class:", ":func:") if mark in text], text

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
-from pathlib import Path
 
 import jax
+from experiment_scripts import load_script
 from jax.extend import core as jax_core
 
 from jaxopt_lab.rl import config_for, make_trainer
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_harness():
-    spec = importlib.util.spec_from_file_location(
-        "peer_harness", ROOT / "experiments/peer_harness.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def dot_generals(jaxpr: jax_core.Jaxpr) -> list[jax_core.JaxprEqn]:
@@ -56,7 +44,8 @@ def test_ceiling_runs_the_products_of_the_trainers_minibatch_step():
     runner = jax.eval_shape(trainer.init, jax.random.key(0), hp)
     _, traj = jax.eval_shape(trainer.rollout, runner, hp)
     learn = jax.make_jaxpr(trainer.learn)(runner, traj, hp).jaxpr
-    ceiling = jax.make_jaxpr(load_harness().ceiling_train(4 * 128))(jax.random.key(0)).jaxpr
+    ceiling_train = load_script("peer_harness").ceiling_train(4 * 128)
+    ceiling = jax.make_jaxpr(ceiling_train)(jax.random.key(0)).jaxpr
 
     trainer_products = innermost_loop_products(learn)
     assert sum(trainer_products.values()) == 16  # actor and critic: 3 forward, 2 input, 3 weight
