@@ -11,11 +11,14 @@ evaluation of the same (cheap, quadratic) loss: the ratio is its overhead beyond
 its projection fires everywhere (the other cases' gradients leave it off). ``cautious(adam)``
 is C-AdamW through the generic :func:`~jaxopt_lab.optim.cautious` wrapper, next to the fused
 ``cautious_adamw``.
-Issue 5's targets: cautious_adamw, lion <= 1.15x; adamp <= 1.6x; sam overhead <= 1.2x.
+Issue 5's targets: cautious_adamw, lion <= 1.15x; adamp <= 1.6x; sam overhead <= 1.2x. On CPU
+the ratios depend on XLA's scheduler (printed; README, Optimizers): start Python with
+``XLA_FLAGS=--xla_cpu_enable_concurrency_optimized_scheduler=false`` for the sequential one.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +40,18 @@ class BenchArgs:
     """Timed calls of each update (interleaved; the median is reported)."""
     scale: int = 1
     """Multiplies the pytree's leaves (1: 10.1M parameters; 10: 101M)."""
+
+
+SEQUENTIAL_SCHEDULER = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+
+
+def scheduler() -> str:
+    """Which XLA:CPU scheduler orders the kernels (the optimizers' CPU ratios depend on it)."""
+    if jax.default_backend() != "cpu":
+        return "not CPU"
+    if SEQUENTIAL_SCHEDULER in os.environ.get("XLA_FLAGS", ""):
+        return "sequential (XLA_FLAGS)"
+    return "concurrency-optimised (XLA's default)"
 
 
 def make_params(key: jax.Array, scale: int = 1) -> dict[str, jax.Array]:
@@ -132,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     median = {name: float(np.median(t)) for name, t in times.items()}
     print(f"{n:,} parameters (float32), {args.repeats} interleaved repeats, median per update")
-    print(f"  jax {jax.__version__}, backend {jax.default_backend()}")
+    print(f"  jax {jax.__version__}, backend {jax.default_backend()}, scheduler: {scheduler()}")
     print(f"  {'optimizer':16s} {'ms':>8s} {'x adamw':>8s} {'state B/param':>14s}")
     for name, t in median.items():
         ref = median["adamw + 1 grad"] if name == "sam(adamw)" else median["optax.adamw"]
