@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = canonical_config(args.total_timesteps)
     except ValueError as error:
         fail(str(error))
+    jax.config.update("jax_enable_compilation_cache", False)  # first-run compile times
     from jaxopt_lab.launch.population import Population
 
     steps = args.num_seeds * config.num_updates * config.batch_size

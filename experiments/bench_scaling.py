@@ -43,6 +43,7 @@ def worker(args: ScalingArgs) -> None:
     from jaxopt_lab.launch import Population
     from jaxopt_lab.rl import config_for
 
+    jax.config.update("jax_enable_compilation_cache", False)  # first-run compile times
     config = config_for(args.env)
     config = config.replace(total_timesteps=config.batch_size * args.updates)
     for runs in args.runs:

@@ -20,6 +20,7 @@ from typing import Annotated
 import tyro
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices, start_processes
 
@@ -102,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = validate_comparison(configs, args.num_seeds, out)
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     table = run_comparison(
         configs,
         args.num_seeds,

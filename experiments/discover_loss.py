@@ -20,6 +20,7 @@ import numpy as np
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.analysis import plot_fitness_curve
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta import ESConfig
 from jaxopt_lab.meta.pref_loss import dpo_init, family_value
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _, out = validate_discovery(args.discovery, args.es, args.out, args.held_out_seeds)
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     summary = run_discovery(args.discovery, args.es, out, args.held_out_seeds, args.progress)
     fitness = summary["fitness"]
     plot_fitness_curve(fitness, "fitness: mean_lambda max_beta (R - lambda KL)").savefig(

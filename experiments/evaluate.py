@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.distributed import set_cpu_devices
 from jaxopt_lab.fields import optional, rng_seed
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_cpu_devices(recorded_device_count(run))
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     # Imported once the devices are set: importing gymnax starts the XLA backend.
     from jaxopt_lab.analysis import summarize_returns
     from jaxopt_lab.launch.reload import reevaluate

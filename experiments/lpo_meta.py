@@ -24,6 +24,7 @@ import numpy as np
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.analysis import plot_fitness_curve
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train, setting_record
 from jaxopt_lab.rundir import check_out_dir
@@ -84,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_out_dir(args.out, config=setting_record(setting))
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     summary = meta_train(setting, args.out, args.progress)
     run = Path(summary["run_dir"])
     ylabel = "fitness: mean final return of the inner runs"

@@ -29,6 +29,7 @@ from matplotlib import pyplot as plt
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
 from jaxopt_lab.analysis.sweeps import plot_sweep, sweep_table
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.fields import at_least, check_choice, positive, rng_seed
 from jaxopt_lab.launch.experiment import Experiment, run_experiment
@@ -203,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = check_out_dir(args.out)
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     plt.switch_backend("Agg")
     with run_directory(out, "optimizer_sweep", dataclasses.asdict(args)) as summary:
         sections, panels = run_problems(args, out)

@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1)
     args = parser.parse_args()
     jax.config.update("jax_num_cpu_devices", args.devices)  # before anything starts JAX
+    jax.config.update("jax_enable_compilation_cache", False)  # first-run compile times
     result = measure(args.system, args.num_seeds, args.total_timesteps, args.devices)
     print(json.dumps(result))
 

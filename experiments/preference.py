@@ -16,6 +16,7 @@ from typing import Annotated
 import tyro
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.objectives import PREFERENCE_LOSSES
 from jaxopt_lab.pref.config import LabConfig
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         figure = check_out_file(args.figure, "figure") if args.figure is not None else None
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     summary = run_frontier(args.lab, spec, out=str(out), progress=args.progress)
     print((out / "table.md").read_text())
     if summary["nonfinite_runs"]:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
+from jaxopt_lab.compile_cache import use_compile_cache
 from jaxopt_lab.console import entry_point, fail
 from jaxopt_lab.distributed import start_processes
 
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_logger(options.log)
     except ValueError as error:
         fail(str(error))
+    use_compile_cache()
     summary = run_experiment(
         experiment,
         out,

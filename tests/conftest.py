@@ -1,5 +1,13 @@
 """Shared fixtures: tiny configs and compiled programs reused across tests."""
 
+import os
+
+# The scripts cache compiled programs on disk (jaxopt_lab.compile_cache). The test session
+# keeps that off, for itself and the scripts it starts (they inherit the environment): every
+# program is compiled and nothing is written to the home folder. test_compile_cache turns it
+# on in folders of its own.
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+
 import matplotlib
 import pytest
 

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from jaxopt_lab.compile_cache import cache_hits
 from jaxopt_lab.fields import at_least, rng_seed
 from jaxopt_lab.launch.loggers import check_logger, make_logger
 from jaxopt_lab.launch.memory import plan_memory
@@ -129,8 +130,10 @@ def run_experiment(
             f"compiling {population.group_size} runs per program on {record['devices']['count']}"
             " device(s) ..."
         )
+        hits = cache_hits()
         summary["compile_seconds"] = population.compile()
-        say(f"compiled in {summary['compile_seconds']:.1f} s")
+        summary["compile_cache_hits"] = cache_hits() - hits
+        say(f"compiled in {summary['compile_seconds']:.1f} s{cached_note(summary)}")
         logger = None
         if jax.process_index() == 0:
             name = f"{experiment.config.algo.name}-{experiment.config.env}"
@@ -247,11 +250,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  CRASHED: {summary.get('error', '')}")
     if "train_seconds" in summary:
         lines.append(
-            f"  compile {summary['compile_seconds']:.1f} s, "
+            f"  compile {summary['compile_seconds']:.1f} s{cached_note(summary)}, "
             f"train {summary['train_seconds']:.1f} s, "
             f"{summary['steps_per_second']:,.0f} env steps/s (all runs)"
         )
     return "\n".join(lines)
+
+
+def cached_note(summary: dict[str, Any]) -> str:
+    """`` (N program(s) from the compilation cache)`` when some were, else nothing."""
+    hits = summary.get("compile_cache_hits", 0)
+    return f" ({hits} program(s) from the compilation cache)" if hits else ""
 
 
 def format_member(member: dict[str, Any], seeds_detail: bool) -> list[str]:
