@@ -11,8 +11,9 @@ The cache is JAX's own (``jax_compilation_cache_dir``), and JAX's settings win:
 off, ``JAX_COMPILATION_CACHE_MAX_SIZE`` and ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` set
 its size and threshold. Otherwise the folder is ``$XDG_CACHE_HOME/jaxopt_lab/xla`` (by default
 ``~/.cache/jaxopt_lab/xla``), readable by its owner only (JAX runs what it finds there), at
-most ``MAX_BYTES``, least recently used entries dropped first. The benchmarks do not call
-this: their compile times are first-run times.
+most ``MAX_BYTES``, least recently used entries dropped first. An entry JAX cannot read
+(a process killed while writing it) is a warning and a fresh compile, every time until the
+folder is deleted. The benchmarks do not call this: their compile times are first-run times.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ def use_compile_cache() -> Path | None:
     directory = jax.config.jax_compilation_cache_dir
     if directory is None:
         try:
-            default_cache_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError:
+            directory = default_cache_dir()
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except (OSError, RuntimeError):  # no home folder, or not writable
             return None
-        directory = str(default_cache_dir())
+        directory = str(directory)
         jax.config.update("jax_compilation_cache_dir", directory)
     if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:
         jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
