@@ -38,10 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parse(GPUArgs, argv)
     except ValueError as error:
         fail(str(error))
-    for script, *args in PARTS:
-        print(f"$ python experiments/{script} {' '.join(args)}", flush=True)
-        subprocess.run([sys.executable, str(HERE / script), *args], check=True)
-    return 0
+    failed = []
+    for script, *args in PARTS:  # a part that fails does not stop the others
+        command = f"python experiments/{script} {' '.join(args)}"
+        print(f"$ {command}", flush=True)
+        if subprocess.run([sys.executable, str(HERE / script), *args]).returncode != 0:
+            failed.append(command)
+    for command in failed:
+        print(f"failed: {command}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -99,8 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = [sys.executable, __file__, "--worker", "--updates", str(args.updates),
                    "--env", args.env, "--runs", *map(str, args.runs)]  # fmt: skip
         env = {**os.environ, "JAX_NUM_CPU_DEVICES": str(count)}
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-        result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        paths = (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH"))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))  # keep the caller's
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            print(result.stderr[-3000:], file=sys.stderr)
+            return 1
         for line in result.stdout.splitlines():
             row = json.loads(line)
             print(f"| {row['devices']} {row['kind']} | {row['runs']} | "
