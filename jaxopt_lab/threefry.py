@@ -19,11 +19,11 @@ the trainer's tables did not move).
 
 from __future__ import annotations
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.random import threefry2x32_p
-from jax.interpreters import mlir
 
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 """Rotation constants of Threefry-2x32, alternating between the 4-round blocks."""
@@ -55,7 +55,22 @@ def threefry2x32(key1, key2, x1, x2) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(x1), jnp.asarray(x2)
 
 
-def use_unrolled_threefry() -> None:
-    """Lower JAX's ``threefry2x32`` on CPU with :func:`threefry2x32` (same bits, no loop)."""
-    lowering = mlir.lower_fun(threefry2x32, multiple_results=True)
-    mlir.register_lowering(threefry2x32_p, lowering, platform="cpu")
+def use_unrolled_threefry() -> bool:
+    """Lower JAX's ``threefry2x32`` on CPU with :func:`threefry2x32` (same bits, no loop).
+
+    The hooks it needs (``jax.extend``, ``jax.interpreters.mlir``) are outside JAX's
+    compatibility promise: with a JAX that lacks them, JAX's own lowering stays (the same bits,
+    slower on CPU), a warning says so, and this returns ``False``."""
+    try:
+        from jax.extend.random import threefry2x32_p
+        from jax.interpreters import mlir
+
+        lowering = mlir.lower_fun(threefry2x32, multiple_results=True)
+        mlir.register_lowering(threefry2x32_p, lowering, platform="cpu")
+    except (ImportError, AttributeError, TypeError) as error:
+        warnings.warn(
+            f"jaxopt_lab: JAX {jax.__version__}'s own threefry lowering kept ({error})",
+            stacklevel=2,
+        )
+        return False
+    return True

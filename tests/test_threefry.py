@@ -43,3 +43,16 @@ def test_counters_broadcast_against_scalar_keys():
     pairs = zip(counters, counters[::-1], strict=True)
     singles = [[int(x) for x in threefry2x32(np.uint32(7), np.uint32(9), c, d)] for c, d in pairs]
     np.testing.assert_array_equal(np.stack(out, 1), np.array(singles))
+
+
+def test_a_jax_without_the_hooks_keeps_its_own_lowering(monkeypatch):
+    """The hooks are outside JAX's compatibility promise: without one, a warning and JAX's
+    own lowering (the same bits), not an import error."""
+    from jax.interpreters import mlir
+
+    from jaxopt_lab.threefry import use_unrolled_threefry
+
+    assert use_unrolled_threefry() is True  # registering it again changes nothing
+    monkeypatch.delattr(mlir, "lower_fun")
+    with pytest.warns(UserWarning, match="own threefry lowering kept"):
+        assert use_unrolled_threefry() is False
