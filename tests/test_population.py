@@ -99,6 +99,17 @@ def test_memory_plan_splits_into_groups_and_refuses_what_cannot_fit(tiny_config)
     assert run_bytes(big) > 2 * 4 * 4096 * 4096  # two networks' kernels, and more
 
 
+def test_cpu_groups_hold_at_most_16_runs_per_device_as_even_as_can_be(tiny_config):
+    plan = plan_memory(tiny_config, 512, 2, available=10**12, cpu=True)
+    assert (plan.group_size, plan.num_groups) == (32, 16)
+    assert "16 groups of 32 runs (at most 16 per CPU device: faster)" in plan.describe()
+    assert plan_memory(tiny_config, 33, 2, available=10**12, cpu=True).group_size == 18
+    assert plan_memory(tiny_config, 32, 2, available=10**12, cpu=True).num_groups == 1
+    assert plan_memory(tiny_config, 512, 2, available=10**12).group_size == 512  # not on CPU
+    population = Population(tiny_config, 20)  # this session's one CPU device
+    assert [len(g) for g in population.groups] == [10, 10] and population.memory.cpu_capped
+
+
 def test_groups_equal_one_program(tiny_config):
     members = Experiment(tiny_config, 1, sweep=("learning_rate=1e-3,3e-3,1e-2",)).members()
     plan = MemoryPlan(run_bytes(tiny_config), 10**12, 3, group_size=2)

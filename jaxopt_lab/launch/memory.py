@@ -7,6 +7,9 @@ a chunk of metrics and the evaluation environments; then a safety factor of 2 fo
 temporaries. The population then runs in groups of as many runs as fit in the memory of its
 devices (all of it at once if it fits), or is refused when not even one run per device fits.
 The host keeps every run's metrics of every update, and must have the memory for them too.
+
+On CPU a group also holds at most ``CPU_RUNS_PER_DEVICE`` runs per device: a larger program's
+working set outgrows the caches, and the same runs go faster in groups (module constant).
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ SAFETY = 2.0
 METRIC_BYTES = 32 * 4
 """Host memory per run and update for its metrics (about 15 float32 values today, room for an
 algorithm's own diagnostics), kept in memory for the whole run."""
+CPU_RUNS_PER_DEVICE = 16
+"""Runs per CPU device in one group. Measured on a 2-core AMD EPYC (2 MiB L2 per core, 32 MiB
+L3), 2 devices, 2026-11-30: PPO CartPole-v1, 512 runs, 510k env steps/s in one program, 548k in
+groups of 64 per device, 600k of 32, 708k of 16, 718k of 8; Pendulum-v1, 256 runs, 227k in one
+program, 309k in groups of 16; Breakout-MinAtar (256-256 networks), 16 runs, the same from 1 to
+8 per device."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class MemoryPlan:
     available_bytes: int
     num_runs: int
     group_size: int
+    cpu_capped: bool = False  # the group is CPU_RUNS_PER_DEVICE per device, not what fits
 
     @property
     def num_groups(self) -> int:
@@ -45,7 +55,8 @@ class MemoryPlan:
         )
         if self.num_groups == 1:
             return f"{head}: one program for all runs"
-        return f"{head}: {self.num_groups} groups of {self.group_size} runs, one after another"
+        why = f" (at most {CPU_RUNS_PER_DEVICE} per CPU device: faster)" if self.cpu_capped else ""
+        return f"{head}: {self.num_groups} groups of {self.group_size} runs{why}, one after another"
 
 
 def tree_bytes(tree: object) -> int:
@@ -68,11 +79,16 @@ def run_bytes(config: TrainConfig) -> int:
 
 
 def plan_memory(
-    config: TrainConfig, num_runs: int, num_devices: int, available: int | None = None
+    config: TrainConfig,
+    num_runs: int,
+    num_devices: int,
+    available: int | None = None,
+    cpu: bool = False,
 ) -> MemoryPlan:
-    """Groups of runs (a multiple of ``num_devices``) that fit; ``ValueError`` naming the
-    sizes when not even one run per device does, or when the host cannot hold every run's
-    metrics (kept for the whole run)."""
+    """Groups of runs (a multiple of ``num_devices``, as even as can be) that fit, at most
+    ``CPU_RUNS_PER_DEVICE`` per device if ``cpu``; ``ValueError`` naming the sizes when not
+    even one run per device fits, or when the host cannot hold every run's metrics (kept for
+    the whole run)."""
     host = usable_bytes(host_available() if available is None else available)
     metrics = num_runs * config.num_updates * METRIC_BYTES
     if metrics > host:
@@ -92,7 +108,11 @@ def plan_memory(
             f"only {usable / GIB:,.2f} GiB of memory is usable: make the run smaller"
         )
     padded = math.ceil(num_runs / num_devices) * num_devices
-    return MemoryPlan(per_run, usable, num_runs, min(fit, padded))
+    group = min(fit, padded)
+    cap = CPU_RUNS_PER_DEVICE * num_devices if cpu else group
+    groups = math.ceil(num_runs / min(group, cap))
+    balanced = math.ceil(math.ceil(num_runs / groups) / num_devices) * num_devices
+    return MemoryPlan(per_run, usable, num_runs, balanced, cpu_capped=cap < group)
 
 
 def check_fits(config: TrainConfig, num_runs: int, available: int | None = None) -> None:

@@ -85,7 +85,8 @@ class Population:
                 f"chunk: {self.chunk} does not divide num_updates {config.num_updates}"
             )
         self.mesh = Mesh(np.asarray(devices or jax.devices()), (RUNS,))
-        self.memory = memory or plan_memory(config, self.num_runs, self.mesh.size)
+        cpu = self.mesh.devices.flat[0].platform == "cpu"
+        self.memory = memory or plan_memory(config, self.num_runs, self.mesh.size, cpu=cpu)
         self.group_size = self.memory.group_size
         self.groups = [
             range(start, min(start + self.group_size, self.num_runs))
