@@ -1,12 +1,13 @@
 """Population scaling: aggregate env steps/s of 1, 8, 64 and 512 runs of the canonical PPO
-CartPole-v1 config, each population one sharded program, on this machine's host devices and
-again on 8 emulated devices (each device count in its own process: JAX fixes it at start).
+CartPole-v1 config, each population one sharded program (run in groups where the population's
+plan says so: on CPU at most 16 runs per device), on this machine's host devices and again on
+8 emulated devices (each device count in its own process: JAX fixes it at start).
 
     python experiments/bench_scaling.py                        # this machine, then 8 devices
     python experiments/bench_scaling.py --runs 1 64 1024 4096  # on an accelerator
 
 Each population trains ``--updates`` updates per run (the throughput does not depend on the
-budget), compiled ahead of time; the timed run is the second one.
+budget), compiled ahead of time; the timed run (every group) follows a warm-up call.
 """
 
 from __future__ import annotations
@@ -49,9 +50,12 @@ def worker(args: ScalingArgs) -> None:
     for runs in args.runs:
         population = Population(config, runs, chunk=config.num_updates)
         compile_seconds = population.compile()
-        population.run(0)
-        state, _, seconds = population.run(0)
-        jax.block_until_ready(state)
+        population.run(0)  # warm-up
+        seconds = 0.0
+        for group in range(len(population.groups)):
+            state, _, group_seconds = population.run(group)
+            jax.block_until_ready(state)
+            seconds += group_seconds
         steps = runs * config.num_updates * config.batch_size
         row = {
             "devices": jax.device_count(),
@@ -93,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker(args)
         return 0
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, env {args.env}")
-    print("| devices | runs | aggregate env steps/s | per run | compile s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| devices | runs | groups | aggregate env steps/s | per run | compile s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for count in args.devices:
         command = [sys.executable, __file__, "--worker", "--updates", str(args.updates),
                    "--env", args.env, "--runs", *map(str, args.runs)]  # fmt: skip
@@ -107,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         for line in result.stdout.splitlines():
             row = json.loads(line)
-            print(f"| {row['devices']} {row['kind']} | {row['runs']} | "
+            print(f"| {row['devices']} {row['kind']} | {row['runs']} | {row['groups']} | "
                   f"{row['steps_per_second']:,.0f} | {row['steps_per_second'] / row['runs']:,.0f} "
                   f"| {row['compile_seconds']:.1f} |", flush=True)  # fmt: skip
     return 0
