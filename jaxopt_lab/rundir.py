@@ -143,7 +143,7 @@ def _check_writable(path: Path, start: Path, flag: str) -> None:
 
 
 def _check_existing_run(path: Path, config: dict[str, Any] | None) -> None:
-    recorded = _read_json_object(path / CONFIG)
+    recorded = read_json_object(path / CONFIG)
     status = read_status(path)
     if config is None:
         raise ValueError(
@@ -174,7 +174,7 @@ def read_status(path: Path) -> str:
     """The ``status`` in ``path/summary.json``; ``running`` with no summary (killed)."""
     if not (path / SUMMARY).is_file():
         return "running"
-    return str(_read_json_object(path / SUMMARY).get("status", "ok"))
+    return str(read_json_object(path / SUMMARY).get("status", "ok"))
 
 
 @contextmanager
@@ -227,7 +227,8 @@ class Run:
         return self.status == "ok"
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; ``ValueError`` for invalid JSON or another JSON type."""
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -251,7 +252,7 @@ def load_run(path: str | os.PathLike) -> Run:
     absent = [name for name in (CONFIG, SUMMARY) if not (path / name).is_file()]
     if absent:
         raise FileNotFoundError(f"incomplete run directory {path}: missing {', '.join(absent)}")
-    config, summary = _read_json_object(path / CONFIG), _read_json_object(path / SUMMARY)
+    config, summary = read_json_object(path / CONFIG), read_json_object(path / SUMMARY)
     metrics = pd.read_parquet(path / METRICS) if (path / METRICS).is_file() else None
     run = Run(path, config, summary, metrics)
     if run.status not in STATUSES:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from jaxopt_lab.launch import Experiment, Population, apply_point, parse_sweep
+from jaxopt_lab.launch.experiment import experiment_plan, validate_experiment
 from jaxopt_lab.launch.memory import MemoryPlan, plan_memory, run_bytes
 from jaxopt_lab.rl import config_for
 
@@ -108,6 +109,25 @@ def test_cpu_groups_hold_at_most_16_runs_per_device_as_even_as_can_be(tiny_confi
     assert plan_memory(tiny_config, 512, 2, available=10**12).group_size == 512  # not on CPU
     population = Population(tiny_config, 20)  # this session's one CPU device
     assert [len(g) for g in population.groups] == [10, 10] and population.memory.cpu_capped
+
+
+def test_a_resumed_run_keeps_the_group_size_its_checkpoints_hold(tiny_config, tmp_path):
+    """A group size depends on the free memory (and the CPU cap), results on the group size:
+    a killed run resumes with the groups it recorded, or is refused in one line."""
+    experiment = Experiment(tiny_config, 20)
+    fresh = experiment_plan(experiment, tmp_path / "new")
+    assert fresh.group_size == 10 and fresh.cpu_capped  # one CPU device, at most 16 each
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    record = {"kind": "rl", "config": experiment.record(), "groups": {"runs_per_group": 4}}
+    (killed / "config.json").write_text(json.dumps(record))
+    (killed / "summary.json").write_text(json.dumps({"kind": "rl", "status": "running"}))
+    assert validate_experiment(experiment, killed) == killed
+    assert experiment_plan(experiment, killed).group_size == 4
+    record["groups"]["runs_per_group"] = 10**12
+    (killed / "config.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="checkpoints hold groups of 1000000000000 runs"):
+        validate_experiment(experiment, killed)
 
 
 def test_groups_equal_one_program(tiny_config):

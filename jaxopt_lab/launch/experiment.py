@@ -24,12 +24,19 @@ import pandas as pd
 from jaxopt_lab.compile_cache import cache_hits
 from jaxopt_lab.fields import at_least, rng_seed
 from jaxopt_lab.launch.loggers import check_logger, make_logger
-from jaxopt_lab.launch.memory import plan_memory
+from jaxopt_lab.launch.memory import MemoryPlan, plan_memory
 from jaxopt_lab.launch.population import Population
 from jaxopt_lab.launch.progress import Results, train_population
 from jaxopt_lab.launch.sweep import SWEEP_MODES, apply_point, parse_sweep
 from jaxopt_lab.rl import TrainConfig
-from jaxopt_lab.rundir import CHECKPOINTS, METRICS, check_out_dir, run_directory
+from jaxopt_lab.rundir import (
+    CHECKPOINTS,
+    CONFIG,
+    METRICS,
+    check_out_dir,
+    read_json_object,
+    run_directory,
+)
 
 Say = Callable[[str], None]
 
@@ -83,10 +90,28 @@ def validate_experiment(
     resumable); returns the directory."""
     if isinstance(checkpoint_every, bool) or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: got {checkpoint_every}; must be >= 1")
-    num_runs = len(experiment.members()) * experiment.num_seeds
-    plan_memory(experiment.config, num_runs, len(jax.devices()))
     path = out if out is not None else default_run_dir(experiment.config)
-    return check_out_dir(path, config=experiment.record())
+    path = check_out_dir(path, config=experiment.record())
+    experiment_plan(experiment, path)
+    return path
+
+
+def experiment_plan(
+    experiment: Experiment, path: Path, devices: list[jax.Device] | None = None
+) -> MemoryPlan:
+    """The population's groups (:func:`plan_memory`); a killed run being resumed in ``path``
+    keeps the group size its ``config.json`` recorded (its checkpoints hold such groups; a
+    group size depends on the free memory, and results on the group size)."""
+    devices = devices or jax.devices()
+    num_runs = len(experiment.members()) * experiment.num_seeds
+    cpu = devices[0].platform == "cpu"
+    plan = plan_memory(experiment.config, num_runs, len(devices), cpu=cpu)
+    recorded = (
+        read_json_object(path / CONFIG).get("groups", {}) if (path / CONFIG).is_file() else {}
+    )
+    if "runs_per_group" not in recorded:
+        return plan
+    return plan.regrouped(recorded["runs_per_group"], len(devices))
 
 
 def run_experiment(
@@ -121,11 +146,13 @@ def run_experiment(
         experiment.members(),
         None,
         devices,
+        experiment_plan(experiment, path, devices),
     )
     say(population.memory.describe())
-    record = {"devices": device_record(population)}
+    groups = {"count": len(population.groups), "runs_per_group": population.group_size}
+    record = {"devices": device_record(population), "groups": groups}
     with run_directory(path, "rl", experiment.record(), **record) as summary:
-        summary.update(header(experiment, population))
+        summary.update({**header(experiment, population), "groups": groups})
         say(
             f"compiling {population.group_size} runs per program on {record['devices']['count']}"
             " device(s) ..."
@@ -167,7 +194,6 @@ def header(experiment: Experiment, population: Population) -> dict[str, Any]:
         "num_members": len(population.members),
         "total_timesteps": config.num_updates * config.batch_size,
         "devices": device_record(population),
-        "groups": {"count": len(population.groups), "runs_per_group": population.group_size},
     }
 
 

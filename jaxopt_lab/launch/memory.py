@@ -14,6 +14,7 @@ working set outgrows the caches, and the same runs go faster in groups (module c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -46,6 +47,19 @@ class MemoryPlan:
     @property
     def num_groups(self) -> int:
         return math.ceil(self.num_runs / self.group_size)
+
+    def regrouped(self, group_size: int, num_devices: int) -> MemoryPlan:
+        """This plan with groups of ``group_size`` runs (a resumed run's: its checkpoints hold
+        groups of that size); ``ValueError`` unless they divide over the devices and fit."""
+        fit = self.available_bytes // self.per_run_bytes // num_devices * num_devices
+        if group_size % num_devices or group_size > fit:
+            raise ValueError(
+                f"out: its checkpoints hold groups of {group_size} runs, which "
+                + (f"do not divide over {num_devices} devices" if group_size % num_devices
+                   else f"do not fit in memory here (at most {fit})")
+                + ": resume it where it ran, or train into a new --out"
+            )  # fmt: skip
+        return dataclasses.replace(self, group_size=group_size, cpu_capped=False)
 
     def describe(self) -> str:
         total = self.per_run_bytes * self.num_runs / GIB
