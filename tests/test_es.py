@@ -81,6 +81,7 @@ def test_outputs_are_the_mean_and_every_members_fitness(tmp_path):
     )
     np.testing.assert_allclose(curves["fitness_mean"], result.fitness.mean(axis=1), rtol=1e-6)
     assert curves["resumed_from_generation"] == 0 and curves["nonfinite_fitness"] == 0
+    assert curves["compile_cache_hits"] == 0  # the test session keeps the cache off
 
 
 def test_a_run_directory_of_another_config_is_refused(tmp_path):

@@ -72,6 +72,7 @@ def test_run_directory_contract(run_dir):
         "compile_seconds",
         "train_seconds",
         "steps_per_second",
+        "compile_cache_hits",
     ):
         assert key in summary, key
     assert summary["status"] == "ok" and len(summary["final_return"]) == 2

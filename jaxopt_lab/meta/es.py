@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from jaxopt_lab._pytree_io import save_pytree
 from jaxopt_lab.checkpoint import checkpoint_manager, restore_state, save_state
+from jaxopt_lab.compile_cache import cache_hits
 from jaxopt_lab.fields import at_least, check_choice, positive, rng_seed
 from jaxopt_lab.rundir import METRICS
 
@@ -130,6 +131,7 @@ class ESResult(NamedTuple):
     seconds: np.ndarray  # [num_generations] wall time of each generation
     compile_seconds: float
     resumed_from: int  # generations found in the checkpoint (0: a fresh start)
+    compile_cache_hits: int = 0  # programs loaded from the persistent compilation cache
 
 
 def _decay(init: float, decay: float, limit: float) -> optax.Schedule:
@@ -215,10 +217,10 @@ def evolve(
             start, saved = restore_state(checkpoints, {"state": state, **log})
             state, log = saved["state"], {k: np.asarray(saved[k]) for k in log}
 
-    started = time.perf_counter()
+    started, hits = time.perf_counter(), cache_hits()
     generation = jax.jit(make_generation(strategy, fitness, config), donate_argnums=0)
     generation = generation.lower(state, jnp.int32(0)).compile()
-    compile_seconds = time.perf_counter() - started
+    compile_seconds, hits = time.perf_counter() - started, cache_hits() - hits
 
     bar = tqdm(
         total=num, initial=start, unit="gen", disable=None if progress else True, leave=False
@@ -238,7 +240,7 @@ def evolve(
             on_generation(g, values)
     bar.close()
     mean = strategy.get_mean(state)
-    return ESResult(mean, state, log["fitness"], log["seconds"], compile_seconds, start)
+    return ESResult(mean, state, log["fitness"], log["seconds"], compile_seconds, start, hits)
 
 
 def es_outputs(path: Path, result: ESResult, metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -259,6 +261,7 @@ def es_outputs(path: Path, result: ESResult, metadata: dict[str, Any] | None) ->
         "fitness_std": np.nanstd(fitness, axis=1).tolist(),
         "generation_seconds": result.seconds.tolist(),
         "compile_seconds": result.compile_seconds,
+        "compile_cache_hits": result.compile_cache_hits,
         "resumed_from_generation": result.resumed_from,
         "nonfinite_fitness": int(np.count_nonzero(~np.isfinite(fitness))),
     }

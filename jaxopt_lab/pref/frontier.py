@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from jaxopt_lab.compile_cache import cache_hits
 from jaxopt_lab.device_memory import check_runs_fit
 from jaxopt_lab.fields import at_least, positive, rng_seed
 from jaxopt_lab.meta.pref_loss import load_learned_loss
@@ -120,9 +121,9 @@ def run_sweep(
     num_configs = loss_index.size
     keys = jnp.broadcast_to(train_keys[:, None], (spec.num_seeds, num_configs))
     sweep = make_sweep(config, losses)
-    started = time.perf_counter()
+    started, hits = time.perf_counter(), cache_hits()
     compiled = sweep.lower(keys, hparams, labs).compile()
-    compile_seconds = time.perf_counter() - started
+    compile_seconds, hits = time.perf_counter() - started, cache_hits() - hits
     say(f"compiled {spec.num_seeds * num_configs} runs in one program in {compile_seconds:.1f} s")
     started = time.perf_counter()
     _, metrics = jax.block_until_ready(compiled(keys, hparams, labs))
@@ -171,6 +172,7 @@ def run_sweep(
     info = {
         "build_seconds": build_seconds,
         "compile_seconds": compile_seconds,
+        "compile_cache_hits": hits,
         "train_seconds": train_seconds,
         "runs": runs,
         "pairs_trained": pairs,
