@@ -14,9 +14,8 @@ working set outgrows the caches, and the same runs go faster in groups (module c
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import numpy as np
@@ -52,14 +51,16 @@ class MemoryPlan:
         """This plan with groups of ``group_size`` runs (a resumed run's: its checkpoints hold
         groups of that size); ``ValueError`` unless they divide over the devices and fit."""
         fit = self.available_bytes // self.per_run_bytes // num_devices * num_devices
-        if group_size % num_devices or group_size > fit:
-            raise ValueError(
-                f"out: its checkpoints hold groups of {group_size} runs, which "
-                + (f"do not divide over {num_devices} devices" if group_size % num_devices
-                   else f"do not fit in memory here (at most {fit})")
-                + ": resume it where it ran, or train into a new --out"
-            )  # fmt: skip
-        return dataclasses.replace(self, group_size=group_size, cpu_capped=False)
+        if group_size % num_devices:
+            problem = f"do not divide over {num_devices} devices"
+        elif group_size > fit:
+            problem = f"do not fit in memory here (at most {fit})"
+        else:
+            return replace(self, group_size=group_size, cpu_capped=False)
+        raise ValueError(
+            f"out: its checkpoints hold groups of {group_size} runs, which {problem}: resume it "
+            "where it ran, or train into a new --out"
+        )
 
     def describe(self) -> str:
         total = self.per_run_bytes * self.num_runs / GIB
