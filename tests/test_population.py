@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from jaxopt_lab.launch import Experiment, Population, apply_point, parse_sweep
-from jaxopt_lab.launch.experiment import experiment_plan, validate_experiment
+from jaxopt_lab.launch.experiment import experiment_plan, run_experiment, validate_experiment
 from jaxopt_lab.launch.memory import MemoryPlan, plan_memory, run_bytes
 from jaxopt_lab.rl import config_for
 
@@ -128,6 +128,17 @@ def test_a_resumed_run_keeps_the_group_size_its_checkpoints_hold(tiny_config, tm
     (killed / "config.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="checkpoints hold groups of 1000000000000 runs"):
         validate_experiment(experiment, killed)
+
+
+def test_reevaluation_uses_the_groups_the_checkpoints_hold(tiny_config, tmp_path, monkeypatch):
+    from jaxopt_lab.launch import memory
+    from jaxopt_lab.launch.reload import reevaluate
+
+    summary = run_experiment(Experiment(tiny_config, 20), tmp_path / "run", progress=False)
+    assert summary["groups"] == {"count": 2, "runs_per_group": 10}
+    monkeypatch.setattr(memory, "CPU_RUNS_PER_DEVICE", 4)  # today's plan: 5 groups of 4
+    final_return, _ = reevaluate(tmp_path / "run")
+    np.testing.assert_array_equal(final_return, summary["final_return"])
 
 
 def test_groups_equal_one_program(tiny_config):

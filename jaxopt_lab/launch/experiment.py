@@ -33,6 +33,7 @@ from jaxopt_lab.rundir import (
     CHECKPOINTS,
     CONFIG,
     METRICS,
+    SUMMARY,
     check_out_dir,
     read_json_object,
     run_directory,
@@ -99,19 +100,27 @@ def validate_experiment(
 def experiment_plan(
     experiment: Experiment, path: Path, devices: list[jax.Device] | None = None
 ) -> MemoryPlan:
-    """The population's groups (:func:`plan_memory`); a killed run being resumed in ``path``
-    keeps the group size its ``config.json`` recorded (its checkpoints hold such groups; a
-    group size depends on the free memory, and results on the group size)."""
+    """The population's groups (:func:`plan_memory`); a run already in ``path`` (killed and
+    resumed, or finished and re-evaluated) keeps the group size it recorded: its checkpoints
+    hold such groups (a group size depends on the free memory, and results on the group
+    size)."""
     devices = devices or jax.devices()
     num_runs = len(experiment.members()) * experiment.num_seeds
     cpu = devices[0].platform == "cpu"
     plan = plan_memory(experiment.config, num_runs, len(devices), cpu=cpu)
-    recorded = (
-        read_json_object(path / CONFIG).get("groups", {}) if (path / CONFIG).is_file() else {}
-    )
-    if "runs_per_group" not in recorded:
-        return plan
-    return plan.regrouped(recorded["runs_per_group"], len(devices))
+    recorded = recorded_group_size(path)
+    return plan if recorded is None else plan.regrouped(recorded, len(devices))
+
+
+def recorded_group_size(path: Path) -> int | None:
+    """The ``runs_per_group`` of the run in ``path``: ``config.json`` records it when training
+    starts, ``summary.json`` when it ends (runs older than the first record only there)."""
+    for name in (CONFIG, SUMMARY):
+        if (path / name).is_file():
+            groups = read_json_object(path / name).get("groups", {})
+            if "runs_per_group" in groups:
+                return int(groups["runs_per_group"])
+    return None
 
 
 def run_experiment(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from jaxopt_lab.checkpoint import check_checkpoint, restore_state
-from jaxopt_lab.launch.experiment import Experiment
+from jaxopt_lab.launch.experiment import Experiment, experiment_plan
 from jaxopt_lab.launch.population import Population
 from jaxopt_lab.launch.progress import empty_metrics
 from jaxopt_lab.rl.config import config_from_dict
@@ -65,8 +65,9 @@ def reevaluate(run_dir: str | Path, seed: int | None = None) -> tuple[np.ndarray
     experiment, _ = load_experiment(run_dir)
     if seed is not None:
         experiment = dataclasses.replace(experiment, seed=seed)
+    plan = experiment_plan(experiment, Path(run_dir))  # the groups its checkpoints hold
     population = Population(
-        experiment.config, experiment.num_seeds, experiment.seed, experiment.members()
+        experiment.config, experiment.num_seeds, experiment.seed, experiment.members(), memory=plan
     )
     like = {"state": population.abstract_state(), "metrics": empty_metrics(population)}
     directory = Path(run_dir) / CHECKPOINTS
