@@ -161,7 +161,7 @@ def run_experiment(
     groups = {"count": len(population.groups), "runs_per_group": population.group_size}
     record = {"devices": device_record(population), "groups": groups}
     with run_directory(path, "rl", experiment.record(), **record) as summary:
-        summary.update({**header(experiment, population), "groups": groups})
+        summary.update({**header(experiment, population), **record})
         say(
             f"compiling {population.group_size} runs per program on {record['devices']['count']}"
             " device(s) ..."
@@ -202,7 +202,6 @@ def header(experiment: Experiment, population: Population) -> dict[str, Any]:
         "num_seeds": experiment.num_seeds,
         "num_members": len(population.members),
         "total_timesteps": config.num_updates * config.batch_size,
-        "devices": device_record(population),
     }
 
 

@@ -50,7 +50,7 @@ class MemoryPlan:
     def regrouped(self, group_size: int, num_devices: int) -> MemoryPlan:
         """This plan with groups of ``group_size`` runs (a resumed run's: its checkpoints hold
         groups of that size); ``ValueError`` unless they divide over the devices and fit."""
-        fit = self.available_bytes // self.per_run_bytes // num_devices * num_devices
+        fit = largest_group(self.available_bytes, self.per_run_bytes, num_devices)
         if group_size % num_devices:
             problem = f"do not divide over {num_devices} devices"
         elif group_size > fit:
@@ -93,6 +93,11 @@ def run_bytes(config: TrainConfig) -> int:
     return int(SAFETY * (tree_bytes(state) + working))
 
 
+def largest_group(usable: int, per_run: int, num_devices: int) -> int:
+    """The most runs of ``per_run`` bytes, a multiple of ``num_devices``, in ``usable`` bytes."""
+    return usable // per_run // num_devices * num_devices
+
+
 def plan_memory(
     config: TrainConfig,
     num_runs: int,
@@ -115,7 +120,7 @@ def plan_memory(
         )
     per_run = run_bytes(config)
     usable = usable_bytes(available)
-    fit = usable // per_run // num_devices * num_devices
+    fit = largest_group(usable, per_run, num_devices)
     if fit < num_devices:
         raise ValueError(
             f"population: one run needs ~{per_run / GIB:,.2f} GiB (num_envs {config.num_envs}, "
