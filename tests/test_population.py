@@ -16,6 +16,7 @@ import pytest
 from jaxopt_lab.launch import Experiment, Population, apply_point, parse_sweep
 from jaxopt_lab.launch.experiment import experiment_plan, run_experiment, validate_experiment
 from jaxopt_lab.launch.memory import MemoryPlan, plan_memory, run_bytes
+from jaxopt_lab.launch.progress import env_steps_trained
 from jaxopt_lab.rl import config_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,15 +131,34 @@ def test_a_resumed_run_keeps_the_group_size_its_checkpoints_hold(tiny_config, tm
         validate_experiment(experiment, killed)
 
 
-def test_reevaluation_uses_the_groups_the_checkpoints_hold(tiny_config, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def grouped_run(tiny_config, tmp_path_factory):
+    """20 runs on this session's one CPU device: two groups of 10."""
+    out = tmp_path_factory.mktemp("grouped") / "run"
+    summary = run_experiment(Experiment(tiny_config, 20), out, progress=False)
+    assert summary["groups"] == {"count": 2, "runs_per_group": 10}
+    return out, summary
+
+
+def test_reevaluation_uses_the_groups_the_checkpoints_hold(grouped_run, monkeypatch):
     from jaxopt_lab.launch import memory
     from jaxopt_lab.launch.reload import reevaluate
 
-    summary = run_experiment(Experiment(tiny_config, 20), tmp_path / "run", progress=False)
-    assert summary["groups"] == {"count": 2, "runs_per_group": 10}
+    out, summary = grouped_run
     monkeypatch.setattr(memory, "CPU_RUNS_PER_DEVICE", 4)  # today's plan: 5 groups of 4
-    final_return, _ = reevaluate(tmp_path / "run")
+    final_return, _ = reevaluate(out)
     np.testing.assert_array_equal(final_return, summary["final_return"])
+
+
+def test_throughput_counts_every_run_once_whatever_the_groups(grouped_run, tiny_config):
+    _, summary = grouped_run
+    env_steps = 20 * summary["total_timesteps"]
+    assert summary["steps_per_second"] == pytest.approx(env_steps / summary["train_seconds"])
+    population = Population(tiny_config, 21)  # groups of 11 and 10
+    updates, batch = tiny_config.num_updates, tiny_config.batch_size
+    assert env_steps_trained(population, 0, 0) == 21 * updates * batch
+    assert env_steps_trained(population, 1, 4) == 10 * (updates - 4) * batch  # resumed
+    assert env_steps_trained(population, 2, 0) == 0  # resumed after the last group
 
 
 def test_groups_equal_one_program(tiny_config):

@@ -179,7 +179,7 @@ def run_experiment(
         )
         if jax.process_index() == 0:
             metrics_frame(results.metrics, experiment).to_parquet(path / METRICS, index=False)
-        summary.update(timing(results, population))
+        summary.update(timing(results))
         summary.update(judge_members(results, experiment))
     return {**summary, "run_dir": str(path)}
 
@@ -205,13 +205,11 @@ def header(experiment: Experiment, population: Population) -> dict[str, Any]:
     }
 
 
-def timing(results: Results, population: Population) -> dict[str, Any]:
-    config = population.config
-    trained = population.num_runs * config.batch_size * (results.updates_trained)
+def timing(results: Results) -> dict[str, Any]:
     return {
         "train_seconds": results.train_seconds,
         "eval_seconds": results.eval_seconds,
-        "steps_per_second": trained / max(results.train_seconds, 1e-9),
+        "steps_per_second": results.env_steps_trained / max(results.train_seconds, 1e-9),
         "resumed_from_update": results.resumed_from,
     }
 

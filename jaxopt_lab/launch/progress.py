@@ -33,7 +33,7 @@ class Results:
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     resumed_from: int = 0  # updates (over all groups) found in the checkpoint
-    updates_trained: int = 0  # updates per run trained in this session
+    env_steps_trained: int = 0  # by every run together, in this session
 
 
 def empty_metrics(population: Population) -> dict[str, np.ndarray]:
@@ -80,8 +80,16 @@ def train_population(
     manager.wait_until_finished()
     if logger is not None:
         logger.close()
-    results.updates_trained = total - step
+    results.env_steps_trained = env_steps_trained(population, group, done)
     return results
+
+
+def env_steps_trained(population: Population, first_group: int, done: int) -> int:
+    """Env steps of a session that began at update ``done`` of ``first_group``: every run of
+    that group and of each later one trains to the end (a group's padding is not a run)."""
+    sizes = [len(group) for group in population.groups[first_group:]]
+    run_updates = sum(sizes) * population.config.num_updates - (sizes[0] * done if sizes else 0)
+    return run_updates * population.config.batch_size
 
 
 def train_group(
