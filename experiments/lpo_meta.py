@@ -15,6 +15,7 @@ per second.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,15 @@ from typing import Literal
 import numpy as np
 
 import jaxopt_lab  # noqa: F401  (its CPU threefry lowering, before anything compiles)
+from jaxopt_lab.console import entry_point, fail, parse
+from jaxopt_lab.distributed import cpu_devices_flag, set_cpu_devices
+
+try:
+    set_cpu_devices(cpu_devices_flag(sys.argv[1:]))  # before gymnax (imported below) starts JAX
+except ValueError as error:
+    fail(str(error))
 from jaxopt_lab.analysis import plot_fitness_curve
 from jaxopt_lab.compile_cache import use_compile_cache
-from jaxopt_lab.console import entry_point, fail, parse
 from jaxopt_lab.meta.lpo import SETTINGS, LPOSetting, meta_train, setting_record
 from jaxopt_lab.rundir import check_out_dir
 
@@ -56,6 +63,9 @@ class LPOArgs:
     """Generations between checkpoints (default: the setting's)."""
     progress: bool = True
     """Show a progress bar over the generations."""
+    cpu_devices: int | None = None
+    """XLA devices the host CPU exposes (default: its cores); each generation's members are
+    evaluated over as many of them as divide the population."""
 
 
 def build_setting(args: LPOArgs) -> LPOSetting:
@@ -81,6 +91,7 @@ def build_setting(args: LPOArgs) -> LPOSetting:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse(LPOArgs, argv)
+        set_cpu_devices(args.cpu_devices)  # checks it (the devices are set when imported)
         setting = build_setting(args).check_memory()
         check_out_dir(args.out, config=setting_record(setting))
     except ValueError as error:

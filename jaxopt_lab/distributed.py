@@ -54,6 +54,16 @@ def start_processes(argv: Sequence[str]) -> None:
     jax.distributed.initialize(*flags)
 
 
+def cpu_devices_flag(argv: Sequence[str]) -> int | None:
+    """The ``--cpu-devices N`` of a command line, read before anything starts JAX."""
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    pre.add_argument("--cpu-devices", type=int)
+    try:
+        return pre.parse_known_args(argv)[0].cpu_devices
+    except argparse.ArgumentError as error:
+        raise ValueError(f"{error.argument_name}: {error.message}") from None
+
+
 def set_cpu_devices(count: int | None) -> None:
     """``jax_num_cpu_devices``: ``count``, or the available cores when neither it nor the
     environment says; nothing (by default) when JAX has already started."""

@@ -1,6 +1,11 @@
 """The generic evolution-strategy engine (jaxopt_lab.meta.es) on a cheap quadratic fitness."""
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +16,7 @@ import pytest
 from jaxopt_lab.meta import ESConfig, evolve, load_pytree
 from jaxopt_lab.meta.es import es_outputs, to_minimised
 
+ROOT = Path(__file__).resolve().parents[1]
 TARGET = {"w": jnp.arange(4.0).reshape(2, 2), "b": jnp.array([1.0, -1.0])}
 START = jax.tree.map(jnp.zeros_like, TARGET)
 
@@ -118,3 +124,19 @@ def test_bad_config_fails_before_compiling(field, value, match):
     config = replace(SMALL, **{field: value})
     with pytest.raises(ValueError, match=match):
         evolve(quadratic, START, config, progress=False)
+
+
+def test_members_sharded_over_devices_give_the_same_search_up_to_rounding():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "sharded_es.py")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["devices"] == 4 and report["mesh_sizes"] == [2, 3, 2]
+    assert report["spec"] == "P('members',)" and report["devices_used"] == 4
+    assert report["result_devices"] == 4
+    assert report["max_fitness_difference"] < 1e-3  # of fitness ~ -16 .. -1: rounding only
+    assert report["max_mean_difference"] < 1e-3

@@ -357,7 +357,7 @@ def error_line(result):
 @pytest.fixture(scope="module")
 def meta_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("lpo") / "meta"
-    result = script("lpo_meta.py", *TINY_META, "--out", str(out))
+    result = script("lpo_meta.py", *TINY_META, "--cpu-devices", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "s/generation" in result.stdout and "inner env steps/s" in result.stdout
     return out
@@ -367,8 +367,20 @@ def test_meta_script_writes_a_loadable_drift(meta_run):
     summary = json.loads((meta_run / "summary.json").read_text())
     assert len(summary["fitness_mean"]) == 3 and summary["population_size"] == 4
     assert summary["inner_steps_per_second"] > 0
+    assert summary["devices"] == 2  # each evaluates 2 of the 4 members
     assert load_drift_params(meta_run / "mean.npz").weights["out"].shape == (128, 1)
     assert (meta_run / "fitness.png").stat().st_size > 0
+
+
+def test_a_rerun_on_another_device_count_is_refused(meta_run, tmp_path):
+    """The fitness bits depend on how many devices share the members: a resume on another
+    count would not continue the same search."""
+    killed = tmp_path / "killed"  # the record of a killed 2-device run
+    killed.mkdir()
+    (killed / "config.json").write_text((meta_run / "config.json").read_text())
+    (killed / "summary.json").write_text(json.dumps({"kind": "es", "status": "running"}))
+    rerun = script("lpo_meta.py", *TINY_META, "--cpu-devices", "1", "--out", str(killed))
+    assert "another config (differs in devices)" in error_line(rerun)
 
 
 def test_scripts_refuse_bad_input(tmp_path):

@@ -2,10 +2,12 @@
 
 OpenAI-ES (Salimans et al. 2017) through evosax's ``Open_ES``: each generation samples
 ``theta_i = mean + sigma * eps_i`` (antithetic pairs ``+-eps``), evaluates ``fitness(theta_i,
-key)`` for the whole population in one compiled program (``vmap``), shapes the fitness (centred
-ranks or z-scores) and takes an Adam step along ``sum_i shaped_i eps_i / (n sigma)``. This is
-the outer loop of LPO (Lu et al. 2022, "Discovered Policy Optimisation") and of any other
-objective discovery (e.g. preference losses); it knows nothing about the inner problem.
+key)`` for the whole population in one compiled program (``vmap``; with a ``mesh``, the members
+laid out over its devices by ``shard_map``, each device evaluating its own share), shapes the
+fitness (centred ranks or z-scores) and takes an Adam step along ``sum_i shaped_i eps_i / (n
+sigma)``. This is the outer loop of LPO (Lu et al. 2022, "Discovered Policy Optimisation") and
+of any other objective discovery (e.g. preference losses); it knows nothing about the inner
+problem.
 
 Fitness is MAXIMISED here. evosax >= 0.3 minimises, so it is handed ``-fitness``; non-finite
 fitness (a diverged inner run) counts as the worst finite value of its generation.
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,6 +48,7 @@ from evosax.core.fitness_shaping import (
     centered_rank_fitness_shaping_fn,
     standardize_fitness_shaping_fn,
 )
+from jax.sharding import Mesh, PartitionSpec
 from tqdm.auto import tqdm
 
 from jaxopt_lab._pytree_io import save_pytree
@@ -55,6 +58,7 @@ from jaxopt_lab.fields import at_least, check_choice, positive, rng_seed
 from jaxopt_lab.rundir import METRICS
 
 Fitness = Callable[[Any, jax.Array], jax.Array]
+MEMBERS = "members"  # the mesh axis the population's members are laid out over
 
 FITNESS_SHAPING = {
     "centered_rank": centered_rank_fitness_shaping_fn,  # ranks mapped to [-0.5, 0.5]
@@ -132,6 +136,7 @@ class ESResult(NamedTuple):
     compile_seconds: float
     resumed_from: int  # generations found in the checkpoint (0: a fresh start)
     compile_cache_hits: int = 0  # programs loaded from the persistent compilation cache
+    devices: int = 1  # the population's members were evaluated over this many devices
 
 
 def _decay(init: float, decay: float, limit: float) -> optax.Schedule:
@@ -161,18 +166,33 @@ def to_minimised(fitness: jax.Array) -> jax.Array:
     return jnp.where(finite, negated, jnp.where(jnp.any(finite), worst, 0.0))
 
 
+def members_mesh(population_size: int, devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A one-axis mesh (``members``) over as many of ``devices`` (default: this process's) as
+    divide ``population_size``: each device evaluates an equal share of every generation."""
+    devices = list(devices or jax.local_devices())
+    count = max(n for n in range(1, len(devices) + 1) if population_size % n == 0)
+    return Mesh(np.asarray(devices[:count]), (MEMBERS,))
+
+
 def make_generation(
-    strategy: Open_ES, fitness: Fitness, config: ESConfig
+    strategy: Open_ES, fitness: Fitness, config: ESConfig, mesh: Mesh | None = None
 ) -> Callable[[Any, jax.Array], tuple[Any, jax.Array]]:
-    """``generation(state, g) -> (state, fitness[population])``: ask, evaluate, tell."""
+    """``generation(state, g) -> (state, fitness[population])``: ask, evaluate (over
+    ``mesh``'s devices when given), tell."""
     params = strategy.default_params
 
-    def evaluate(population: Any, keys: jax.Array) -> jax.Array:
-        batched = jax.vmap(fitness)
+    def evaluate_here(population: Any, keys: jax.Array) -> jax.Array:
         if config.eval_batch_size is None:
-            return batched(population, keys)
+            return jax.vmap(fitness)(population, keys)
         return jax.lax.map(
             lambda args: fitness(*args), (population, keys), batch_size=config.eval_batch_size
+        )
+
+    evaluate = evaluate_here
+    if mesh is not None and mesh.size > 1:
+        spec = PartitionSpec(MEMBERS)
+        evaluate = jax.shard_map(  # members are independent: no replication to check
+            evaluate_here, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False
         )
 
     def generation(state: Any, g: jax.Array) -> tuple[Any, jax.Array]:
@@ -197,8 +217,12 @@ def evolve(
     checkpoints: str | os.PathLike | None = None,
     progress: bool = True,
     on_generation: Callable[[int, np.ndarray], None] | None = None,
+    mesh: Mesh | None = None,
 ) -> ESResult:
     """Maximise ``fitness`` over pytrees like ``initial`` (the starting mean) with OpenAI-ES.
+
+    With a ``mesh`` (:func:`members_mesh`), each generation's members are evaluated over its
+    devices; results are bit-identical for a given device count, not across counts.
 
     With a ``checkpoints`` directory, saves every ``config.checkpoint_every`` generations and
     resumes from the latest checkpoint found there (the caller makes sure it belongs to the
@@ -218,7 +242,7 @@ def evolve(
             state, log = saved["state"], {k: np.asarray(saved[k]) for k in log}
 
     started, hits = time.perf_counter(), cache_hits()
-    generation = jax.jit(make_generation(strategy, fitness, config), donate_argnums=0)
+    generation = jax.jit(make_generation(strategy, fitness, config, mesh), donate_argnums=0)
     generation = generation.lower(state, jnp.int32(0)).compile()
     compile_seconds, hits = time.perf_counter() - started, cache_hits() - hits
 
@@ -240,7 +264,10 @@ def evolve(
             on_generation(g, values)
     bar.close()
     mean = strategy.get_mean(state)
-    return ESResult(mean, state, log["fitness"], log["seconds"], compile_seconds, start, hits)
+    devices = 1 if mesh is None else mesh.size
+    return ESResult(
+        mean, state, log["fitness"], log["seconds"], compile_seconds, start, hits, devices
+    )
 
 
 def es_outputs(path: Path, result: ESResult, metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -262,6 +289,7 @@ def es_outputs(path: Path, result: ESResult, metadata: dict[str, Any] | None) ->
         "generation_seconds": result.seconds.tolist(),
         "compile_seconds": result.compile_seconds,
         "compile_cache_hits": result.compile_cache_hits,
+        "devices": result.devices,
         "resumed_from_generation": result.resumed_from,
         "nonfinite_fitness": int(np.count_nonzero(~np.isfinite(fitness))),
     }

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.launch.memory import check_fits
-from jaxopt_lab.meta.es import ESConfig, Fitness, es_outputs, evolve
+from jaxopt_lab.meta.es import ESConfig, Fitness, es_outputs, evolve, members_mesh
 from jaxopt_lab.objectives.learned_drift import (
     drift_file_metadata,
     make_drift_params,
@@ -124,9 +124,11 @@ def lpo_metadata(setting: LPOSetting) -> dict[str, Any]:
 
 
 def setting_record(setting: LPOSetting) -> dict[str, Any]:
-    """What a meta-training run directory records as its config (a rerun must match it)."""
+    """What a meta-training run directory records as its config (a rerun must match it),
+    with the devices the members are evaluated over (the fitness bits depend on their count)."""
     return {
         "problem": "lpo",
+        "devices": members_mesh(setting.es.population_size).size,
         "inner": setting.inner.to_dict(),
         "es": dataclasses.asdict(setting.es),
         "num_seeds": setting.num_seeds,
@@ -145,14 +147,18 @@ def meta_train(
     """Meta-train a drift: OpenES from :func:`start_drift_weights` (keyed by the ES seed) on
     the setting's fitness, in the run directory ``out`` (kind ``es``; a killed run of the same
     setting there is resumed, one of another setting refused). Its ``mean.npz`` is a drift file
-    for ``train.py --algo lpo --drift-file``. Returns the summary (also ``summary.json``)."""
+    for ``train.py --algo lpo --drift-file``. Each generation's members are evaluated over this
+    process's devices (:func:`members_mesh`). Returns the summary (also ``summary.json``)."""
     setting.validate().check_memory()
     record = setting_record(setting)
     path = check_out_dir(out, config=record)
     fitness = make_lpo_fitness(setting.inner, setting.num_seeds, setting.ppo_init, setting.variants)
     start = start_drift_weights(jax.random.key(setting.es.seed), setting.temporal)
     with run_directory(path, "es", record) as summary:
-        result = evolve(fitness, start, setting.es, path / CHECKPOINTS, progress, on_generation)
+        mesh = members_mesh(setting.es.population_size)
+        result = evolve(
+            fitness, start, setting.es, path / CHECKPOINTS, progress, on_generation, mesh
+        )
         summary.update(es_outputs(path, result, lpo_metadata(setting)))
         seconds = float(np.nanmedian(result.seconds))
         summary.update(
