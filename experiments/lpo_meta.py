@@ -110,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"last 10 generations {np.nanmean(curve[-10:]):.1f}\n"
         f"  {summary['seconds_per_generation']:.1f} s/generation, "
         f"{summary['inner_steps_per_second']:,.0f} inner env steps/s "
-        f"(compile {summary['compile_seconds']:.1f} s)\n"
+        f"(members over {summary['devices']} device(s), compile "
+        f"{summary['compile_seconds']:.1f} s)\n"
         f"  learned drift: {run / 'mean.npz'}, fitness curve: {run / 'fitness.png'}"
     )
     return 0 if summary["status"] == "ok" else 1

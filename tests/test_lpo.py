@@ -360,6 +360,7 @@ def meta_run(tmp_path_factory):
     result = script("lpo_meta.py", *TINY_META, "--cpu-devices", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "s/generation" in result.stdout and "inner env steps/s" in result.stdout
+    assert "members over 2 device(s)" in result.stdout
     return out
 
 
