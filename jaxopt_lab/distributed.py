@@ -27,8 +27,8 @@ def start_processes(argv: Sequence[str]) -> None:
     ``--num-processes`` and ``--process-id``, ``jax.distributed.initialize`` with them; without,
     it auto-detects a cluster (SLURM, Open MPI, Cloud TPU, ...), and a lone machine stays one
     process."""
+    set_cpu_devices(cpu_devices_flag(argv))
     pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
-    pre.add_argument("--cpu-devices", type=int)
     pre.add_argument("--coordinator-address")
     pre.add_argument("--num-processes", type=int)
     pre.add_argument("--process-id", type=int)
@@ -36,7 +36,6 @@ def start_processes(argv: Sequence[str]) -> None:
         known, _ = pre.parse_known_args(argv)
     except argparse.ArgumentError as error:
         raise ValueError(f"{error.argument_name}: {error.message}") from None
-    set_cpu_devices(known.cpu_devices)
     flags = (known.coordinator_address, known.num_processes, known.process_id)
     if all(flag is None for flag in flags):
         with contextlib.suppress(ValueError, RuntimeError):  # no cluster detected: one process
